@@ -1,0 +1,113 @@
+"""Service settings: one typed object, read from the environment and the env files."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, HttpUrl, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "staging", "production"]
+
+PROJECT_NAME = {{ cookiecutter.project_name | py_str }}
+DISTRIBUTION = {{ cookiecutter.project_slug | py_str }}
+VERSION = {{ cookiecutter.version | py_str }}
+
+SampleRate = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+def env_files() -> tuple[str, ...]:
+    """`.env`, then `.env.<ENVIRONMENT>`: later files win, real environment variables win over both."""
+    environment = os.environ.get("ENVIRONMENT")
+    if environment is None:
+        environment = _read_environment_from(".env") or "development"
+    return (".env", f".env.{environment}")
+
+
+def _read_environment_from(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:  # noqa: PTH123
+            for line in handle:
+                key, sep, value = line.strip().partition("=")
+                if sep and key.strip() == "ENVIRONMENT":
+                    return value.strip().strip("'\"")
+    except FileNotFoundError:
+        return None
+    return None
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment. A bad value stops start-up and names the variable."""
+
+    model_config = SettingsConfigDict(env_file_encoding="utf-8", extra="ignore", frozen=True)
+
+    PROJECT_NAME: str = PROJECT_NAME
+    ENVIRONMENT: Environment = "development"
+
+    SENTRY_DSN: HttpUrl | None = None
+    SENTRY_TRACES_SAMPLE_RATE: SampleRate = 0.0
+    SENTRY_PROFILES_SAMPLE_RATE: SampleRate = 0.0
+    SENTRY_ERROR_SAMPLE_RATE: SampleRate = 1.0
+    SENTRY_RELEASE: str = f"{DISTRIBUTION}@{VERSION}"
+    SENTRY_SERVER_NAME: str | None = None
+    SENTRY_MAX_BREADCRUMBS: Annotated[int, Field(ge=0, le=100)] = 50
+    SENTRY_SEND_USER_EMAIL: bool = False
+    SENTRY_DEBUG: bool = False
+    # Frame locals help debugging but cost time per captured error and can hold secrets (they are scrubbed).
+    SENTRY_INCLUDE_LOCALS: bool = False
+
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    LOG_FORMAT: Literal["json", "console"] | None = None
+
+    DATABASE_URL: str = "sqlite+aiosqlite:///./app.db"
+    DB_POOL_SIZE: Annotated[int, Field(ge=1)] = 5
+    DB_MAX_OVERFLOW: Annotated[int, Field(ge=0)] = 10
+    DB_POOL_TIMEOUT: Annotated[float, Field(gt=0)] = 5.0
+    DB_CONNECT_TIMEOUT: Annotated[float, Field(gt=0)] = 3.0
+    DB_STATEMENT_TIMEOUT: Annotated[float, Field(gt=0)] = 10.0
+    HEALTH_CHECK_TIMEOUT: Annotated[float, Field(gt=0)] = 2.0
+
+    EXTERNAL_API_BASE_URL: HttpUrl = HttpUrl("https://api.example.com")
+    EXTERNAL_API_TIMEOUT: Annotated[float, Field(gt=0)] = 5.0
+
+    MAX_REQUEST_BODY_BYTES: Annotated[int, Field(ge=1)] = 1_048_576
+    ENABLE_DEBUG_ROUTES: bool = False
+
+    @field_validator("SENTRY_DSN", "SENTRY_SERVER_NAME", "LOG_FORMAT", mode="before")
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check_environment_fit(self) -> Settings:
+        if self.ENVIRONMENT == "production" and self.DATABASE_URL.startswith("sqlite"):
+            raise ValueError(
+                "DATABASE_URL: production must not run on SQLite; "
+                "set DATABASE_URL=postgresql+asyncpg://USER:PASSWORD@HOST:5432/DBNAME"
+            )
+        return self
+
+    @property
+    def log_format(self) -> Literal["json", "console"]:
+        """Console output only where a person reads it: development, unless LOG_FORMAT says otherwise."""
+        if self.LOG_FORMAT is not None:
+            return self.LOG_FORMAT
+        return "console" if self.ENVIRONMENT == "development" else "json"
+
+    @property
+    def debug_routes_enabled(self) -> bool:
+        return self.ENVIRONMENT != "production" or self.ENABLE_DEBUG_ROUTES
+
+    @property
+    def sentry_enabled(self) -> bool:
+        return self.SENTRY_DSN is not None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment and the env files."""
+    return Settings(_env_file=env_files())

@@ -1,0 +1,116 @@
+"""Structured logging: one pipeline for structlog, uvicorn, SQLAlchemy and alembic records.
+
+JSON lines (orjson) in staging and production, readable console output in development. Every line logged inside
+a request carries its ``request_id`` and the Sentry ``trace_id``/``span_id``, so a line and its Sentry event can be
+found from each other.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import sentry_sdk
+import structlog
+from structlog.tracebacks import ExceptionDictTransformer
+
+if TYPE_CHECKING:
+    from structlog.typing import EventDict, Processor, WrappedLogger
+
+    from app.core.config import Settings
+
+_HANDLER_NAME = "app"
+# Loggers of libraries whose records go through our pipeline (their own handlers removed).
+_FOREIGN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy", "alembic", "httpx", "asyncio")
+
+
+def add_trace_ids(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """Add the Sentry trace and span id to lines logged inside a request."""
+    if "request_id" not in event_dict:
+        return event_dict
+    traceparent = sentry_sdk.get_traceparent()
+    if traceparent:
+        trace_id, _sep, rest = traceparent.partition("-")
+        event_dict.setdefault("trace_id", trace_id)
+        event_dict.setdefault("span_id", rest.partition("-")[0])
+    return event_dict
+
+
+def drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """uvicorn repeats each message with ANSI colours in ``color_message``."""
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
+def _orjson_dumps(value: Any, **_: Any) -> str:
+    return orjson.dumps(value, default=repr).decode()
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),
+        drop_color_message,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_trace_ids,
+        structlog.processors.StackInfoRenderer(),
+    ]
+
+
+def _renderer(log_format: str) -> Processor:
+    if log_format == "console":
+        return structlog.dev.ConsoleRenderer()
+    return structlog.processors.JSONRenderer(serializer=_orjson_dumps)
+
+
+def configure_logging(settings: Settings) -> None:
+    """Configure structlog and the stdlib root logger. Safe to call again: it replaces, never stacks."""
+    shared = _shared_processors()
+    exception_processors: list[Processor] = (
+        []
+        if settings.log_format == "console"
+        else [structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))]
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *exception_processors,
+            _renderer(settings.log_format),
+        ],
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(formatter)
+
+    root = logging.getLogger()
+    for existing in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(settings.LOG_LEVEL)
+
+    for name in _FOREIGN_LOGGERS:
+        foreign = logging.getLogger(name)
+        foreign.handlers.clear()
+        foreign.propagate = True
+    # Our own middleware writes one access line per request; uvicorn's would repeat it.
+    logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every outgoing URL, query string included, at INFO: secrets would reach the logs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # SQL echo belongs to DEBUG only; at INFO SQLAlchemy would log every statement.
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO if settings.LOG_LEVEL == "DEBUG" else logging.WARNING)
+
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )

@@ -1,0 +1,82 @@
+"""The application factory, and the ``app`` that ``uvicorn app.main:app`` serves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import cache
+from typing import TYPE_CHECKING
+
+import sentry_sdk
+import structlog
+from fastapi import FastAPI
+
+from app.api.router import api_router
+from app.api.routes import debug, health
+from app.core.config import VERSION, Settings, get_settings
+from app.core.logging import configure_logging
+from app.core.sentry import init_sentry
+from app.db.session import build_engine, build_sessionmaker
+from app.middleware.error_handler import add_exception_handlers
+from app.middleware.request_context import RequestContextMiddleware
+from app.schemas.errors import ErrorResponse
+from app.services.external_service import build_http_client
+
+if TYPE_CHECKING:
+    from sentry_sdk.transport import Transport
+
+log = structlog.get_logger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the database engine and the shared HTTP client; close both and flush Sentry on shutdown."""
+    settings: Settings = app.state.settings
+    engine = build_engine(settings)
+    app.state.engine = engine
+    app.state.sessionmaker = build_sessionmaker(engine)
+    app.state.http_client = build_http_client(settings)
+    log.info("service started", environment=settings.ENVIRONMENT, release=settings.SENTRY_RELEASE)
+    try:
+        yield
+    finally:
+        await app.state.http_client.aclose()
+        await engine.dispose()
+        log.info("service stopped")
+        sentry_sdk.flush(timeout=2.0)
+
+
+def create_app(settings: Settings | None = None, *, sentry_transport: Transport | None = None) -> FastAPI:
+    """Build the service. ``sentry_transport`` lets tests capture events in-process."""
+    settings = settings or get_settings()
+    # Logging and Sentry start before any route exists: the SDK instruments routes as they are created.
+    configure_logging(settings)
+    init_sentry(settings, transport=sentry_transport)
+
+    app = FastAPI(
+        title=settings.PROJECT_NAME,
+        version=VERSION,
+        lifespan=lifespan,
+        responses={500: {"model": ErrorResponse, "description": "Unexpected error"}},
+    )
+    app.state.settings = settings
+    app.add_middleware(RequestContextMiddleware)
+    add_exception_handlers(app)
+
+    app.include_router(health.router)
+    app.include_router(api_router)
+    if settings.debug_routes_enabled:
+        app.include_router(debug.router)
+    return app
+
+
+@cache
+def _default_app() -> FastAPI:
+    return create_app()
+
+
+def __getattr__(name: str) -> FastAPI:
+    # Built on first access, so importing this module (tests, tools) starts nothing.
+    if name == "app":
+        return _default_app()
+    raise AttributeError(name)

@@ -1,0 +1,82 @@
+"""Pure ASGI middleware: request id, per-request log context, the access line, and the last-resort 500."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+import sentry_sdk
+import structlog
+
+from app.core.sentry import ACCESS_LOGGER
+from app.middleware.error_handler import REQUEST_ID_HEADER, unexpected_error_response
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_HEADER_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
+_VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+access_log = structlog.get_logger(ACCESS_LOGGER)
+
+
+def incoming_request_id(scope: Scope) -> str | None:
+    """The client's X-Request-ID if it is short and made of safe characters; otherwise None."""
+    for key, value in scope.get("headers", ()):
+        if key == _HEADER_KEY:
+            return value.decode("ascii") if _VALID_REQUEST_ID.fullmatch(value) else None
+    return None
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (logs, Sentry tag, response header) and writes one access line for it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        request_id = incoming_request_id(scope) or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        sentry_sdk.set_tag("request_id", request_id)
+
+        start = time.perf_counter()
+        status = 500
+        response_started = False
+        header = (_HEADER_KEY, request_id.encode("ascii"))
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                message["headers"] = [
+                    *(item for item in message.get("headers", ()) if item[0].lower() != _HEADER_KEY),
+                    header,
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_request_id)
+        except Exception as exc:
+            if response_started:
+                raise
+            # Rendered here rather than in ServerErrorMiddleware: one capture, our headers, no re-raise.
+            response = unexpected_error_response(exc, request_id)
+            await response(scope, receive, send_with_request_id)
+        finally:
+            route = scope.get("route")
+            access_log.info(
+                "request",
+                method=scope.get("method"),
+                path=getattr(route, "path", None) or scope.get("path"),
+                status=status,
+                duration_ms=round((time.perf_counter() - start) * 1000, 2),
+            )

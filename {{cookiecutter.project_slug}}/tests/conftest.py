@@ -1,0 +1,119 @@
+"""Fixtures for the service's own tests: settings, an app with its lifespan, a client, captured Sentry events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import sentry_sdk
+from fastapi import FastAPI
+from sentry_sdk.envelope import Envelope
+from sentry_sdk.transport import Transport
+
+from app.core.config import Settings
+from app.main import create_app
+from tests.support_db import database_url
+
+__all__ = ["database_url"]
+
+FAKE_DSN = "https://public@sentry.invalid/1"
+
+
+class CapturingTransport(Transport):
+    """Keeps every envelope the SDK would send, in process: no network, nothing dropped."""
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self.envelopes: list[Envelope] = []
+
+    def capture_envelope(self, envelope: Envelope) -> None:
+        self.envelopes.append(envelope)
+
+    def items(self, item_type: str) -> list[dict[str, Any]]:
+        return [
+            item.payload.json
+            for envelope in self.envelopes
+            for item in envelope.items
+            if item.type == item_type and item.payload.json is not None
+        ]
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Error and message events (not transactions)."""
+        return self.items("event")
+
+    @property
+    def transactions(self) -> list[dict[str, Any]]:
+        return self.items("transaction")
+
+
+MakeSettings = Callable[..., Settings]
+
+
+def reset_sentry() -> None:
+    """Close the SDK's client and leave a non-recording one, so later tests send nothing."""
+    sentry_sdk.get_client().close()
+    sentry_sdk.get_global_scope().set_client(None)
+
+
+@pytest.fixture
+def make_settings(database_url: str) -> MakeSettings:
+    """Settings for a test: no env files, the test database, Sentry off unless a test turns it on."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "ENVIRONMENT": "staging",
+            "DATABASE_URL": database_url,
+            "SENTRY_DSN": None,
+            "LOG_FORMAT": "json",
+            "LOG_LEVEL": "INFO",
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)
+
+    return make
+
+
+@pytest.fixture
+def sentry_transport() -> Iterator[CapturingTransport]:
+    """A transport that keeps events in memory; the SDK is shut down after the test."""
+    transport = CapturingTransport()
+    yield transport
+    reset_sentry()
+
+
+@pytest.fixture
+def settings(make_settings: MakeSettings) -> Settings:
+    return make_settings(SENTRY_DSN=FAKE_DSN, ENABLE_DEBUG_ROUTES=True)
+
+
+@pytest.fixture
+def app(settings: Settings, sentry_transport: CapturingTransport) -> FastAPI:
+    return create_app(settings, sentry_transport=sentry_transport)
+
+
+async def open_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client over the ASGI app with its lifespan running; server errors become responses."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in open_client(app):
+        yield client
+
+
+@pytest.fixture
+def events(sentry_transport: CapturingTransport) -> Callable[[], list[dict[str, Any]]]:
+    """Flushes the SDK and returns the error events captured so far."""
+
+    def read() -> list[dict[str, Any]]:
+        sentry_sdk.flush()
+        return sentry_transport.events
+
+    return read

@@ -1,0 +1,87 @@
+"""Settings: env-file precedence, defaults per environment, and clear errors for bad values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from app.core.config import Settings, env_files
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for name in ("ENVIRONMENT", "LOG_LEVEL", "SENTRY_DSN", "SENTRY_TRACES_SAMPLE_RATE", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / ".env").write_text("ENVIRONMENT=staging\nLOG_LEVEL=WARNING\nSENTRY_TRACES_SAMPLE_RATE=0.5\n")
+    (tmp_path / ".env.staging").write_text(
+        "SENTRY_DSN=https://abc@o1.ingest.sentry.io/42\nSENTRY_TRACES_SAMPLE_RATE=0.2\n"
+    )
+    (tmp_path / ".env.production").write_text("SENTRY_TRACES_SAMPLE_RATE=0.01\n")
+    return tmp_path
+
+
+def load() -> Settings:
+    return Settings(_env_file=env_files())
+
+
+def test_dot_env_is_read(project_dir: Path) -> None:
+    settings = load()
+    assert settings.ENVIRONMENT == "staging"
+    assert settings.LOG_LEVEL == "WARNING"
+
+
+def test_environment_file_overrides_dot_env(project_dir: Path) -> None:
+    settings = load()
+    assert settings.SENTRY_TRACES_SAMPLE_RATE == 0.2
+    assert str(settings.SENTRY_DSN) == "https://abc@o1.ingest.sentry.io/42"
+
+
+def test_real_environment_overrides_both_files(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTRY_TRACES_SAMPLE_RATE", "0.9")
+    monkeypatch.setenv("LOG_LEVEL", "ERROR")
+    settings = load()
+    assert settings.SENTRY_TRACES_SAMPLE_RATE == 0.9
+    assert settings.LOG_LEVEL == "ERROR"
+
+
+def test_environment_variable_selects_the_environment_file(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://app@127.0.0.1/app")
+    settings = load()
+    assert settings.ENVIRONMENT == "production"
+    assert settings.SENTRY_TRACES_SAMPLE_RATE == 0.01
+    assert settings.SENTRY_DSN is None
+
+
+def test_empty_dsn_means_sentry_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None, SENTRY_DSN="").sentry_enabled is False
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("ENVIRONMENT", "prod"),
+        ("SENTRY_TRACES_SAMPLE_RATE", "1.5"),
+        ("LOG_LEVEL", "LOUD"),
+        ("LOG_FORMAT", "xml"),
+        ("SENTRY_DSN", "not a url"),
+        ("DB_POOL_SIZE", "0"),
+    ],
+)
+def test_bad_value_names_the_variable(field: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(field, value)
+    with pytest.raises(ValidationError, match=field):
+        Settings(_env_file=None)
+
+
+def test_production_refuses_sqlite() -> None:
+    with pytest.raises(ValidationError, match="DATABASE_URL: production must not run on SQLite"):
+        Settings(_env_file=None, ENVIRONMENT="production", DATABASE_URL="sqlite+aiosqlite:///./app.db")
+
+
+def test_release_defaults_to_distribution_at_version() -> None:
+    settings = Settings(_env_file=None)
+    assert "@" in settings.SENTRY_RELEASE

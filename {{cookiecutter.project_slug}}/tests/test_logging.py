@@ -1,0 +1,105 @@
+"""Log lines: JSON outside development, request id and trace id inside a request (behaviour 6)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from typing import Any
+
+import httpx
+import pytest
+import structlog
+from fastapi import FastAPI
+
+from app.core.config import Settings
+from app.core.logging import configure_logging
+from tests.conftest import CapturingTransport, MakeSettings
+
+
+@pytest.fixture
+def log_stream(app: FastAPI) -> io.StringIO:
+    stream = io.StringIO()
+    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "app")
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+    return stream
+
+
+def lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+async def test_every_line_is_json_with_timestamp_level_and_logger(
+    client: httpx.AsyncClient, log_stream: io.StringIO
+) -> None:
+    await client.get("/health/live")
+    await client.get("/sentry-debug")
+    records = lines(log_stream)
+    assert records
+    for record in records:
+        assert {"timestamp", "level", "logger", "event"} <= record.keys()
+        assert record["timestamp"].endswith("Z")
+
+
+async def test_access_line_has_route_status_and_duration(client: httpx.AsyncClient, log_stream: io.StringIO) -> None:
+    response = await client.get("/health/live")
+    (access,) = [r for r in lines(log_stream) if r["logger"] == "app.access"]
+    assert access["method"] == "GET"
+    assert access["path"] == "/health/live"
+    assert access["status"] == 200
+    assert isinstance(access["duration_ms"], float)
+    assert access["request_id"] == response.headers["X-Request-ID"]
+
+
+async def test_lines_inside_a_request_carry_request_and_trace_ids(
+    client: httpx.AsyncClient, log_stream: io.StringIO, sentry_transport: CapturingTransport
+) -> None:
+    response = await client.get("/sentry-debug")
+    request_lines = [r for r in lines(log_stream) if r.get("request_id") == response.headers["X-Request-ID"]]
+    assert len(request_lines) >= 2
+    assert all(len(r["trace_id"]) == 32 and len(r["span_id"]) == 16 for r in request_lines)
+    (error_line,) = [r for r in request_lines if r["level"] == "error"]
+    (event,) = sentry_transport.events
+    assert error_line["trace_id"] == event["contexts"]["trace"]["trace_id"]
+    assert error_line["event_id"] == event["event_id"]
+
+
+async def test_error_line_has_structured_exception_without_locals(
+    client: httpx.AsyncClient, log_stream: io.StringIO
+) -> None:
+    await client.get("/sentry-debug")
+    (error_line,) = [r for r in lines(log_stream) if r["level"] == "error"]
+    (exception,) = error_line["exception"]
+    assert exception["exc_type"] == "ZeroDivisionError"
+    assert all("locals" not in frame for frame in exception["frames"])
+
+
+async def test_stdlib_records_use_the_same_renderer(app: FastAPI, log_stream: io.StringIO) -> None:
+    logging.getLogger("uvicorn.error").info("Started server process")
+    (record,) = lines(log_stream)
+    assert record["logger"] == "uvicorn.error"
+    assert record["event"] == "Started server process"
+
+
+def test_configure_logging_is_idempotent(make_settings: MakeSettings) -> None:
+    settings = make_settings()
+    configure_logging(settings)
+    configure_logging(settings)
+    assert [h.get_name() for h in logging.getLogger().handlers].count("app") == 1
+
+
+def test_development_defaults_to_console_output(make_settings: MakeSettings) -> None:
+    assert make_settings(ENVIRONMENT="development", LOG_FORMAT=None).log_format == "console"
+    assert make_settings(ENVIRONMENT="staging", LOG_FORMAT=None).log_format == "json"
+    assert (
+        make_settings(ENVIRONMENT="production", LOG_FORMAT=None, DATABASE_URL="postgresql+asyncpg://u@h/db").log_format
+        == "json"
+    )
+
+
+def test_capture_logs_sees_structlog_events(settings: Settings) -> None:
+    configure_logging(settings)
+    with structlog.testing.capture_logs() as captured:
+        structlog.get_logger("app.test").warning("disk almost full", free_mb=12)
+    assert captured == [{"event": "disk almost full", "free_mb": 12, "log_level": "warning"}]

@@ -1,0 +1,144 @@
+"""What reaches Sentry: one event per server error, none for client errors (behaviours 2, 3 and 8)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+import sentry_sdk
+import structlog
+from fastapi import Depends, FastAPI
+
+from app.core.config import Settings
+from app.core.sentry import set_request_user
+from app.exceptions import ConflictError, ExternalServiceError, NotFoundError
+from app.main import create_app
+from tests.conftest import CapturingTransport, MakeSettings, open_client, reset_sentry
+
+Events = Callable[[], list[dict[str, Any]]]
+
+
+def current_user_dependency(settings: Settings) -> Callable[[], None]:
+    def current_user() -> None:
+        set_request_user(42, email="ada@example.com", settings=settings)
+
+    return current_user
+
+
+@pytest.fixture
+def app(app: FastAPI, settings: Settings) -> FastAPI:
+    @app.get("/orders/{order_id}", dependencies=[Depends(current_user_dependency(settings))])
+    async def get_order(order_id: int) -> None:
+        raise RuntimeError(f"order {order_id} exploded")
+
+    @app.get("/upstream")
+    async def upstream() -> None:
+        raise ExternalServiceError("billing timed out", service_name="billing")
+
+    @app.get("/missing")
+    async def missing() -> None:
+        raise NotFoundError()
+
+    @app.get("/conflict")
+    async def conflict() -> None:
+        raise ConflictError("taken")
+
+    @app.get("/logs-only")
+    async def logs_only() -> dict[str, str]:
+        structlog.get_logger("app.test").error("something odd", detail="x")
+        logging.getLogger("app.stdlib").error("stdlib error line")
+        return {"status": "ok"}
+
+    return app
+
+
+@pytest.mark.parametrize("path", ["/sentry-debug", "/orders/7", "/upstream"])
+async def test_server_error_sends_exactly_one_event_with_response_event_id(
+    client: httpx.AsyncClient, events: Events, path: str
+) -> None:
+    response = await client.get(path)
+    assert response.status_code >= 500
+    captured = events()
+    assert len(captured) == 1
+    assert captured[0]["event_id"] == response.json()["event_id"]
+
+
+@pytest.mark.parametrize("path", ["/missing", "/conflict", "/no/such/route", "/health/live"])
+async def test_client_errors_and_health_checks_send_no_event(
+    client: httpx.AsyncClient, events: Events, path: str
+) -> None:
+    response = await client.get(path)
+    assert response.status_code < 500
+    assert "event_id" not in response.json()
+    assert events() == []
+
+
+async def test_wrong_method_and_validation_error_send_no_event(client: httpx.AsyncClient, events: Events) -> None:
+    assert (await client.post("/health/live")).status_code == 405
+    assert (await client.get("/orders/not-a-number")).status_code == 422
+    assert events() == []
+
+
+async def test_log_lines_alone_send_no_event(client: httpx.AsyncClient, events: Events) -> None:
+    assert (await client.get("/logs-only")).status_code == 200
+    assert events() == []
+
+
+async def test_event_carries_environment_release_request_id_and_route(
+    client: httpx.AsyncClient, events: Events, settings: Settings
+) -> None:
+    response = await client.get("/orders/7")
+    (event,) = events()
+    assert event["environment"] == "staging"
+    assert event["release"] == settings.SENTRY_RELEASE
+    assert event["tags"]["request_id"] == response.headers["X-Request-ID"]
+    assert event["transaction"] == "/orders/{order_id}"
+    assert event["request"]["method"] == "GET"
+    assert event["exception"]["values"][-1]["stacktrace"]["frames"]
+
+
+async def test_event_carries_user_id_but_not_email_by_default(client: httpx.AsyncClient, events: Events) -> None:
+    await client.get("/orders/7")
+    (event,) = events()
+    assert event["user"] == {"id": "42"}
+
+
+async def test_user_email_is_sent_only_when_settings_opt_in(make_settings: MakeSettings) -> None:
+    settings = make_settings(SENTRY_DSN="https://public@sentry.invalid/1", SENTRY_SEND_USER_EMAIL=True)
+    transport = CapturingTransport()
+    app = create_app(settings, sentry_transport=transport)
+
+    @app.get("/boom", dependencies=[Depends(current_user_dependency(settings))])
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    try:
+        async for client in open_client(app):
+            await client.get("/boom")
+        sentry_sdk.flush()
+        (event,) = transport.events
+        assert event["user"] == {"id": "42", "email": "ada@example.com"}
+    finally:
+        reset_sentry()
+
+
+async def test_user_of_one_request_does_not_leak_into_the_next(client: httpx.AsyncClient, events: Events) -> None:
+    await client.get("/orders/7")
+    await client.get("/sentry-debug")
+    first, second = events()
+    assert first["user"] == {"id": "42"}
+    assert "user" not in second or not second["user"]
+
+
+async def test_without_dsn_nothing_is_sent_and_errors_still_answer(make_settings: MakeSettings) -> None:
+    settings = make_settings(SENTRY_DSN=None, ENABLE_DEBUG_ROUTES=True)
+    app = create_app(settings)
+    assert not sentry_sdk.get_client().is_active()
+    async for client in open_client(app):
+        response = await client.get("/sentry-debug")
+        assert response.status_code == 500
+        assert response.json()["error"] == "INTERNAL_ERROR"
+        assert "event_id" not in response.json()
