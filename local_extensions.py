@@ -14,8 +14,12 @@ _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n"
 
 
 def py_str(value: object) -> str:
-    """Render a value as a Python string literal."""
-    return repr(str(value))
+    """Render a value as a Python string literal, in double quotes where that needs no escape (as ruff formats)."""
+    text = str(value)
+    literal = repr(text)
+    if literal.startswith("'") and '"' not in text and "'" not in text:
+        literal = f'"{literal[1:-1]}"'
+    return literal
 
 
 def toml_str(value: object) -> str:

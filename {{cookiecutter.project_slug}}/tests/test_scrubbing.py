@@ -116,7 +116,7 @@ async def test_sql_parameters_never_reach_sentry_or_logs(
     client: httpx.AsyncClient, sentry_transport: CapturingTransport, log_stream: io.StringIO
 ) -> None:
     response = await client.get("/query-with-secret")
-    assert response.status_code == 503
+    assert response.status_code >= 500  # SQLite calls a missing column operational, PostgreSQL a programming error
     sent = _everything_sent(sentry_transport)
     assert "no_such_column" in sent, "the database error itself is reported"
     assert SECRETS["sql_parameter"] not in sent

@@ -1,0 +1,64 @@
+# Working on the template: `make demo` bakes and serves a service, `make test` runs every test tier.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CACHE ?= $(HOME)/.cache/fastapi-sentry-template
+DEMO_DIR ?= $(CACHE)/demo
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+export E2E_CACHE_DIR ?= $(CACHE)
+export BENCH_CACHE_DIR ?= $(CACHE)
+
+.PHONY: help install demo test test-template test-generated test-e2e bench lint clean
+
+help:
+	@echo "make demo   bake a service with default answers and serve it on 127.0.0.1:$(PORT)"
+	@echo "make test   install what the template's tests need and run every tier"
+	@echo "make test-e2e   only the end-to-end tier (real bugsink, uvicorn, PostgreSQL)"
+	@echo "make bench  benchmark the baked service against bare FastAPI (not part of make test)"
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --group dev
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	rm -rf "$(DEMO_DIR)"
+	$(BIN)/cookiecutter --no-input --output-dir "$(DEMO_DIR)" .
+	$(PYTHON) -m venv "$(DEMO_DIR)/venv"
+	cd "$(DEMO_DIR)/my-service" && "$(DEMO_DIR)/venv/bin/python" -m pip install --quiet -e ".[dev]"
+	cd "$(DEMO_DIR)/my-service" && "$(DEMO_DIR)/venv/bin/alembic" upgrade head
+	@echo ""
+	@echo "Serving $(DEMO_DIR)/my-service on http://127.0.0.1:$(PORT) (Ctrl-C stops it). Try:"
+	@echo "  curl -i http://127.0.0.1:$(PORT)/health/ready"
+	@echo "  curl -i -X POST http://127.0.0.1:$(PORT)/api/v1/posts -H 'Content-Type: application/json' -d '{\"title\": \"Hello\", \"body\": \"First\"}'"
+	@echo "  curl -i http://127.0.0.1:$(PORT)/api/v1/posts/999"
+	@echo "  curl -i http://127.0.0.1:$(PORT)/sentry-debug"
+	@echo "  open http://127.0.0.1:$(PORT)/docs"
+	cd "$(DEMO_DIR)/my-service" && "$(DEMO_DIR)/venv/bin/uvicorn" app.main:app --host 127.0.0.1 --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+test-template: install
+	$(BIN)/python -m pytest tests --ignore=tests/e2e -m "not slow" $(PYTEST_ARGS)
+
+test-generated: install
+	$(BIN)/python -m pytest tests/test_generated_project.py $(PYTEST_ARGS)
+
+test-e2e: install
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+lint: install
+	$(BIN)/ruff check hooks tests bench local_extensions.py
+	$(BIN)/ruff format --check hooks tests bench local_extensions.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,238 @@
+"""A baked service, installed the documented way, passes its own suite, lints, type-checks and serves.
+
+Tiers: the generated suite on SQLite (each environment, hostile names) and on a real PostgreSQL server (in
+parallel workers); ruff and mypy --strict over a matrix of answers; alembic up/down/up/check on both databases;
+and a smoke run of the freshly baked service under a real uvicorn process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Baked
+from tests.support.postgres import PostgresServer, postgres_server
+
+pytestmark = pytest.mark.slow
+
+HOSTILE_NAME = "Ünïcode \"Quoted\" O'Brien \\ {{ not_jinja }} \"\"\" 🚀"
+SUITE_TIMEOUT = 600
+
+
+def run(
+    args: list[str | Path],
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = SUITE_TIMEOUT,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in a baked project; its whole output is kept for the assertion message."""
+    environment = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH", "TEST_DATABASE_URL"}}
+    environment.update(env or {})
+    return subprocess.run(  # noqa: S603
+        [str(arg) for arg in args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def assert_ok(result: subprocess.CompletedProcess[str]) -> str:
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"{' '.join(result.args)} exited {result.returncode}:\n{output[-6000:]}"
+    return output
+
+
+def pytest_summary(output: str) -> dict[str, int]:
+    """The counts of pytest's closing line, e.g. {'passed': 120, 'skipped': 1}."""
+    last = [line for line in output.splitlines() if re.search(r"\d+ (passed|failed|error)", line)][-1]
+    return {kind: int(count) for count, kind in re.findall(r"(\d+) (\w+)", last)}
+
+
+@pytest.fixture(scope="session")
+def default_project(bake: Callable[..., Baked], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bake(tmp_path_factory.mktemp("default")).project
+
+
+@pytest.fixture(scope="session")
+def venv_python(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtualenv holding the default bake, installed exactly as its README says: pip install -e ".[dev]"."""
+    venv = tmp_path_factory.mktemp("venv") / "venv"
+    assert_ok(run([sys.executable, "-m", "venv", venv], cwd=default_project))
+    python = venv / "bin" / "python"
+    assert_ok(run([python, "-m", "pip", "install", "--quiet", "-e", ".[dev]"], cwd=default_project, timeout=900))
+    return python
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    with postgres_server() as server:
+        yield server
+
+
+def test_default_bake_suite_passes_on_sqlite(default_project: Path, venv_python: Path) -> None:
+    output = assert_ok(run([venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=default_project))
+    summary = pytest_summary(output)
+    assert summary.get("passed", 0) > 50
+    assert summary.get("failed", 0) == 0
+
+
+def test_default_bake_suite_passes_on_postgresql_in_parallel_workers(
+    default_project: Path, venv_python: Path, postgres: PostgresServer
+) -> None:
+    output = assert_ok(
+        run(
+            [venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"],
+            cwd=default_project,
+            env={"TEST_DATABASE_URL": postgres.url},
+        )
+    )
+    summary = pytest_summary(output)
+    assert summary.get("passed", 0) > 50
+    assert summary.get("skipped", 0) == 0, "every test runs against PostgreSQL"
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_suite_passes_when_baked_for_each_environment(
+    bake: Callable[..., Baked], tmp_path: Path, venv_python: Path, environment: str
+) -> None:
+    answers = {"environment": environment}
+    if environment == "production":
+        answers["sentry_dsn_production"] = "https://abc123@o1.ingest.sentry.io/42"
+    project = bake(tmp_path, **answers).project
+    output = assert_ok(run([venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x"], cwd=project))
+    assert pytest_summary(output).get("passed", 0) > 50
+
+
+def test_hostile_project_name_bakes_a_working_service(
+    bake: Callable[..., Baked], tmp_path: Path, venv_python: Path
+) -> None:
+    project = bake(tmp_path, project_name=HOSTILE_NAME, project_slug="hostile-name", typed=True).project
+    probe = "from app.core.config import PROJECT_NAME; import json; print(json.dumps(PROJECT_NAME))"
+    printed = assert_ok(run([venv_python, "-c", probe], cwd=project))
+    assert json.loads(printed.strip().splitlines()[-1]) == HOSTILE_NAME
+    assert_ok(run([venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x"], cwd=project))
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {},
+        {"python_version": "3.12", "environment": "staging"},
+        {"python_version": "3.13", "environment": "production", "project_name": HOSTILE_NAME, "project_slug": "odd"},
+    ],
+    ids=["default", "py312-staging", "py313-production-hostile"],
+)
+def test_baked_code_is_ruff_clean_and_mypy_strict(
+    bake: Callable[..., Baked], tmp_path: Path, venv_python: Path, answers: dict[str, str]
+) -> None:
+    project = bake(tmp_path, typed=True, **answers).project
+    bin_dir = venv_python.parent
+    assert_ok(run([bin_dir / "ruff", "check", "."], cwd=project))
+    assert_ok(run([bin_dir / "ruff", "format", "--check", "."], cwd=project))
+    assert_ok(run([bin_dir / "mypy"], cwd=project))
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_migrations_go_up_down_up_with_no_drift(
+    default_project: Path, venv_python: Path, tmp_path: Path, request: pytest.FixtureRequest, database: str
+) -> None:
+    if database == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.url.rsplit("/", 1)[0] + "/migrations_check"
+        _create_database(venv_python, server.url, "migrations_check", default_project)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
+    alembic = [venv_python, "-m", "alembic"]
+    env = {"DATABASE_URL": url, "ENVIRONMENT": "staging"}
+    for step in (["upgrade", "head"], ["downgrade", "base"], ["upgrade", "head"], ["check"]):
+        assert_ok(run([*alembic, *step], cwd=default_project, env=env))
+
+
+def _create_database(python: Path, server_url: str, name: str, cwd: Path) -> None:
+    script = (
+        "import asyncio, sys, asyncpg\n"
+        "async def main(dsn, name):\n"
+        "    conn = await asyncpg.connect(dsn)\n"
+        "    await conn.execute(f'DROP DATABASE IF EXISTS {name}')\n"
+        "    await conn.execute(f'CREATE DATABASE {name}')\n"
+        "    await conn.close()\n"
+        "asyncio.run(main(sys.argv[1], sys.argv[2]))\n"
+    )
+    assert_ok(run([python, "-c", script, server_url.replace("postgresql+asyncpg", "postgresql"), name], cwd=cwd))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _request(method: str, url: str, body: dict[str, str] | None = None) -> tuple[int, dict[str, object]]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+@pytest.fixture
+def served_default_bake(
+    bake: Callable[..., Baked], tmp_path: Path, venv_python: Path
+) -> Iterator[tuple[str, Path]]:
+    """A fresh default bake, migrated with `alembic upgrade head`, served by a real uvicorn process."""
+    project = bake(tmp_path).project
+    assert_ok(run([venv_python, "-m", "alembic", "upgrade", "head"], cwd=project))
+    port = _free_port()
+    log = tmp_path / "uvicorn.log"
+    with log.open("w") as log_file:
+        process = subprocess.Popen(  # noqa: S603
+            [venv_python, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=project,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if _request("GET", f"{base}/health/live")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert process.poll() is None, f"uvicorn exited:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"uvicorn did not answer within 30 s:\n{log.read_text()}"
+            time.sleep(0.1)
+        yield base, log
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_fresh_bake_serves_posts_and_readiness_after_install_and_migrate(served_default_bake: tuple[str, Path]) -> None:
+    base, log = served_default_bake
+    status, created = _request("POST", f"{base}/api/v1/posts", {"title": "Hello", "body": "First post"})
+    assert status == 201, created
+    status, conflict = _request("POST", f"{base}/api/v1/posts", {"title": "Hello", "body": "Again"})
+    assert status == 409
+    assert conflict["error"] == "CONFLICT_ERROR"
+    assert {"message", "details", "request_id"} <= conflict.keys()
+    status, ready = _request("GET", f"{base}/health/ready")
+    assert status == 200, ready
+    assert "Traceback" not in log.read_text()
