@@ -1,0 +1,306 @@
+"""Check every answer before cookiecutter renders a file.
+
+On the first bad answer: one line on stderr that names the field, what is wrong and the expected form, then a
+non-zero exit (cookiecutter then removes the project folder it made). Standard library only, no network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tempfile
+import unicodedata
+from pathlib import Path
+from typing import Final
+
+# cookiecutter renders this file with Jinja: `tojson` escapes quotes (' becomes \u0027), backslashes and every
+# non-ASCII character, so the answers arrive as JSON text inside a raw string and are never pasted into code.
+ANSWERS: Final[dict[str, object]] = json.loads(r'''{{ cookiecutter | tojson }}''')  # fmt: skip
+
+# The choices of cookiecutter.json (a test keeps them in step): a replay file bypasses cookiecutter's own check.
+ENVIRONMENTS: Final = ("development", "staging", "production")
+PYTHON_VERSIONS: Final = ("3.11", "3.12", "3.13")
+DSN_FIELDS: Final = tuple(f"sentry_dsn_{environment}" for environment in ENVIRONMENTS)
+
+SLUG_EXPECTED: Final = (
+    "lower-case letters, digits and hyphens, starting with a letter and ending with a letter or digit, e.g. acme-orders"
+)
+SLUG_PATTERN: Final = re.compile(r"[a-z](?:[a-z0-9-]*[a-z0-9])?")
+
+# A slug that matches one of these (hyphens read as underscores) would replace or hide a module the service
+# imports when the project is installed or run from its folder.
+SHADOWED_MODULES: Final = frozenset(
+    {
+        "aiosqlite", "alembic", "anyio", "app", "asyncio", "asyncpg", "contextvars", "fastapi", "hatchling",
+        "httpx", "json", "logging", "migrations", "mypy", "orjson", "pre_commit", "pydantic",
+        "pydantic_settings", "pytest", "pytest_asyncio", "ruff", "sentry_sdk", "sqlalchemy", "starlette",
+        "structlog", "tests", "typing", "uuid", "uvicorn", "xdist",
+    }
+)  # fmt: skip
+
+# The "valid e-mail address" of the HTML Living Standard.
+EMAIL_PATTERN: Final = re.compile(
+    r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*"
+)
+
+# VERSION_PATTERN of PEP 440's appendix (as in packaging.version), matched whole: no surrounding whitespace.
+VERSION_PATTERN: Final = re.compile(
+    r"""
+    v?
+    (?:
+        (?:(?P<epoch>[0-9]+)!)?                           # epoch
+        (?P<release>[0-9]+(?:\.[0-9]+)*)                  # release segment
+        (?P<pre>                                          # pre-release
+            [-_\.]?
+            (?P<pre_l>(a|b|c|rc|alpha|beta|pre|preview))
+            [-_\.]?
+            (?P<pre_n>[0-9]+)?
+        )?
+        (?P<post>                                         # post release
+            (?:-(?P<post_n1>[0-9]+))
+            |
+            (?:
+                [-_\.]?
+                (?P<post_l>post|rev|r)
+                [-_\.]?
+                (?P<post_n2>[0-9]+)?
+            )
+        )?
+        (?P<dev>                                          # dev release
+            [-_\.]?
+            (?P<dev_l>dev)
+            [-_\.]?
+            (?P<dev_n>[0-9]+)?
+        )?
+    )
+    (?:\+(?P<local>[a-z0-9]+(?:[-_\.][a-z0-9]+)*))?       # local version
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+
+DSN_EXPECTED: Final = "https://<public_key>@<host>/<project_id>"
+# scheme://public_key[:legacy_secret]@host[:port][/path/prefix]/project_id, as sentry-sdk's Dsn parses it.
+DSN_PATTERN: Final = re.compile(
+    r"""
+    https?://
+    [A-Za-z0-9]+ (?: :[A-Za-z0-9]+ )? @
+    (?P<host> [A-Za-z0-9] (?: [A-Za-z0-9.-]* [A-Za-z0-9] )? | \[ [0-9A-Fa-f:.]+ \] )
+    (?: : (?P<port> [0-9]{1,5} ) )?
+    (?: / [A-Za-z0-9._~-]+ )*
+    / [0-9]+
+    """,
+    re.VERBOSE | re.ASCII,
+)
+MAX_PORT: Final = 65535
+REPLAY_DIR_LINE: Final = re.compile(r"""^replay_dir:[ \t]*(['"]?)(?P<path>.*?)\1(?:[ \t]+#.*)?[ \t]*$""", re.MULTILINE)
+SHOWN_CHARACTERS: Final = 100
+
+
+class AnswerError(Exception):
+    """A bad answer; its message is the one line the user sees."""
+
+    def __init__(self, field: str, value: object, problem: str, expected: str) -> None:
+        super().__init__(f"{field}: {shown(value)} {problem}; expected {expected}")
+
+
+def shown(value: object) -> str:
+    """The value as a one-line repr: control characters escaped, so a message cannot forge a second line."""
+    if isinstance(value, str) and len(value) > SHOWN_CHARACTERS:
+        return repr(value[:SHOWN_CHARACTERS]) + "..."
+    return repr(value)
+
+
+def say(text: str) -> None:
+    """Print for the user; an output closed early (`cookiecutter ... | head`) must not fail the bake."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def remove_rendered_copy() -> None:
+    """cookiecutter leaves each rendered hook, every answer inside, in the temp folder: remove this one."""
+    script = Path(__file__).resolve()
+    if script.parent == Path(tempfile.gettempdir()).resolve() and script.name.startswith("tmp"):
+        script.unlink(missing_ok=True)
+
+
+def cookiecutter_config_file() -> Path | None:
+    """The user config cookiecutter reads when no --config-file is given (a hook cannot see that option)."""
+    configured = os.environ.get("COOKIECUTTER_CONFIG")
+    if configured:
+        return Path(configured)
+    default = Path("~/.cookiecutterrc").expanduser()
+    return default if default.is_file() else None
+
+
+def replay_dir() -> Path:
+    """The `replay_dir` of the user config (a plain top-level `replay_dir: path` line), else the default."""
+    config = cookiecutter_config_file()
+    text = ""
+    if config is not None:
+        try:
+            text = config.read_text(encoding="utf-8")
+        except OSError:
+            text = ""
+    match = REPLAY_DIR_LINE.search(text)
+    if match and match["path"]:
+        return Path(os.path.expandvars(match["path"])).expanduser()
+    return Path("~/.cookiecutter_replay").expanduser()
+
+
+def replay_files(folder: Path, answers: dict[str, object]) -> list[Path]:
+    """The replay files of this bake: cookiecutter names them after the template folder as seen from its own
+    working folder, which a hook cannot know, so match the template and output folders recorded inside."""
+    ours = {key: answers.get(key) for key in ("_repo_dir", "_output_dir")}
+    found = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            recorded = json.loads(path.read_text(encoding="utf-8")).get("cookiecutter", {})
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(recorded, dict) and all(recorded.get(key) == value for key, value in ours.items()):
+            found.append(path)
+    return found
+
+
+def scrub_replay_file(path: Path) -> None:
+    """Blank the DSNs cookiecutter stored in plain text; it writes the file before this hook runs."""
+    try:
+        replay = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        say(f"warning: could not read {path} to remove the Sentry DSNs from it: {error}")
+        return
+    changed = False
+    for section in ("cookiecutter", "_cookiecutter"):
+        answers = replay.get(section) if isinstance(replay, dict) else None
+        if isinstance(answers, dict):
+            for field in DSN_FIELDS:
+                if answers.get(field):
+                    answers[field] = ""
+                    changed = True
+    if changed:
+        try:
+            path.write_text(json.dumps(replay, indent=2), encoding="utf-8")
+        except OSError as error:
+            say(f"warning: could not remove the Sentry DSNs from {path}: {error}")
+
+
+def text_answer(answers: dict[str, object], field: str) -> str:
+    """The answer to `field`, which must be text."""
+    value = answers.get(field)
+    if not isinstance(value, str):
+        raise AnswerError(field, value, "is not text", "a string answer")
+    return value
+
+
+def check_single_line(field: str, value: str) -> None:
+    """Refuse control characters and line breaks: the value lands in source files, TOML and terminals."""
+    for char in value:
+        if unicodedata.category(char) in {"Cc", "Zl", "Zp"}:
+            problem = f"contains a control character (U+{ord(char):04X})"
+            raise AnswerError(field, value, problem, "one line of printable text")
+
+
+def check_project_name(value: str) -> None:
+    """The service's display name: any single line of text that is not blank."""
+    if not value.strip():
+        raise AnswerError("project_name", value, "is empty", "the service's name, e.g. Acme Orders")
+    check_single_line("project_name", value)
+
+
+def check_project_slug(value: str) -> None:
+    """The folder and distribution name: a safe, lower-case name that shadows nothing the service imports."""
+    if not value:
+        raise AnswerError("project_slug", value, "is empty", SLUG_EXPECTED)
+    if not SLUG_PATTERN.fullmatch(value):
+        raise AnswerError("project_slug", value, "is not a valid slug", SLUG_EXPECTED)
+    module = value.replace("-", "_")
+    if module in SHADOWED_MODULES:
+        raise AnswerError(
+            "project_slug",
+            value,
+            f"shadows the {module} module the service imports",
+            f"another name, e.g. {value}-service",
+        )
+
+
+def check_author_email(value: str) -> None:
+    """An e-mail address for the package metadata."""
+    if not EMAIL_PATTERN.fullmatch(value):
+        raise AnswerError("author_email", value, "is not an e-mail address", "name@example.com")
+
+
+def check_version(value: str) -> None:
+    """A PEP 440 version, as pip and hatchling read it."""
+    if not VERSION_PATTERN.fullmatch(value):
+        raise AnswerError("version", value, "is not a PEP 440 version", "e.g. 0.1.0, 1.0.0rc1 or 2.1.0.post1")
+
+
+def check_choice(field: str, value: str, choices: tuple[str, ...]) -> None:
+    """One of the offered choices (a replay file can hold anything)."""
+    if value not in choices:
+        raise AnswerError(field, value, "is not one of the choices", "one of " + ", ".join(choices))
+
+
+def sentry_dsn(answers: dict[str, object], environment: str) -> tuple[str, str]:
+    """The environment's DSN, trimmed, and where it came from: the answer, else $SENTRY_DSN_<ENVIRONMENT>."""
+    field = f"sentry_dsn_{environment}"
+    answer = text_answer(answers, field).strip()
+    variable = field.upper()
+    if not answer and os.environ.get(variable, "").strip():
+        return os.environ[variable].strip(), f" (from ${variable})"
+    return answer, ""
+
+
+def check_sentry_dsn(field: str, value: str, source: str) -> None:
+    """Empty (Sentry stays off), or a DSN sentry-sdk accepts."""
+    if not value:
+        return
+    match = DSN_PATTERN.fullmatch(value)
+    if not match or (match["port"] is not None and not 0 < int(match["port"]) <= MAX_PORT):
+        raise AnswerError(field + source, value, "is not a Sentry DSN", DSN_EXPECTED)
+
+
+def check_answers(answers: dict[str, object]) -> None:
+    """Every answer, in the order cookiecutter asks for them; raises AnswerError on the first bad one."""
+    check_project_name(text_answer(answers, "project_name"))
+    check_project_slug(text_answer(answers, "project_slug"))
+    check_single_line("project_description", text_answer(answers, "project_description"))
+    check_single_line("author_name", text_answer(answers, "author_name"))
+    check_author_email(text_answer(answers, "author_email"))
+    check_version(text_answer(answers, "version"))
+    check_choice("python_version", text_answer(answers, "python_version"), PYTHON_VERSIONS)
+    check_choice("environment", text_answer(answers, "environment"), ENVIRONMENTS)
+    for environment in ENVIRONMENTS:
+        check_sentry_dsn(f"sentry_dsn_{environment}", *sentry_dsn(answers, environment))
+
+
+def scrub_replay_files(answers: dict[str, object]) -> None:
+    """Remove the DSN answers from this bake's replay files, or say where they may still be."""
+    if not any(answers.get(field) for field in DSN_FIELDS):
+        return
+    folder = replay_dir()
+    files = replay_files(folder, answers)
+    if not files:
+        say(f"note: no replay file of this bake in {folder}; a custom replay_dir may hold the Sentry DSNs")
+    for path in files:
+        scrub_replay_file(path)
+
+
+def main() -> int:
+    remove_rendered_copy()
+    scrub_replay_files(ANSWERS)
+    try:
+        check_answers(ANSWERS)
+    except AnswerError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
