@@ -17,6 +17,7 @@ from app.core.config import VERSION, Settings, get_settings
 from app.core.logging import configure_logging
 from app.core.sentry import init_sentry
 from app.db.session import build_engine, build_sessionmaker
+from app.middleware.body_limit import BodySizeLimitMiddleware
 from app.middleware.error_handler import add_exception_handlers
 from app.middleware.request_context import RequestContextMiddleware
 from app.schemas.errors import ErrorResponse
@@ -60,6 +61,8 @@ def create_app(settings: Settings | None = None, *, sentry_transport: Transport 
         responses={500: {"model": ErrorResponse, "description": "Unexpected error"}},
     )
     app.state.settings = settings
+    # Added innermost first: the request context wraps everything, the body limit sits inside it.
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.MAX_REQUEST_BODY_BYTES)
     app.add_middleware(RequestContextMiddleware)
     add_exception_handlers(app)
 
