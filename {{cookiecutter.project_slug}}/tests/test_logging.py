@@ -65,6 +65,13 @@ async def test_lines_inside_a_request_carry_request_and_trace_ids(
     assert error_line["event_id"] == event["event_id"]
 
 
+async def test_access_line_names_the_full_route_template(client: httpx.AsyncClient, log_stream: io.StringIO) -> None:
+    await client.get("/api/v1/posts/424242")
+    (access,) = [r for r in lines(log_stream) if r["logger"] == "app.access"]
+    assert access["path"] == "/api/v1/posts/{post_id}"
+    assert access["status"] == 404
+
+
 async def test_error_line_has_structured_exception_without_locals(
     client: httpx.AsyncClient, log_stream: io.StringIO
 ) -> None:

@@ -27,8 +27,8 @@ _FOREIGN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy", 
 
 
 def add_trace_ids(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """Add the Sentry trace and span id to lines logged inside a request."""
-    if "request_id" not in event_dict:
+    """Add the Sentry trace and span id to lines logged inside a request (with Sentry off there is no trace)."""
+    if "request_id" not in event_dict or not sentry_sdk.get_client().is_active():
         return event_dict
     traceparent = sentry_sdk.get_traceparent()
     if traceparent:
@@ -99,6 +99,8 @@ def configure_logging(settings: Settings) -> None:
         foreign.propagate = True
     # Our own middleware writes one access line per request; uvicorn's would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
+    # The database driver's thread chatter says nothing a service owner needs, even at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     # httpx logs every outgoing URL, query string included, at INFO: secrets would reach the logs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # SQL echo belongs to DEBUG only; at INFO SQLAlchemy would log every statement.

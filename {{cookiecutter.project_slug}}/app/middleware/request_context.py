@@ -30,6 +30,14 @@ def incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
+def route_template(scope: Scope) -> str | None:
+    """The matched route's full path template, e.g. ``/api/v1/posts/{post_id}``; None when nothing matched."""
+    # FastAPI resolves router prefixes into an effective route context; scope["route"].path lacks the prefix.
+    context = scope.get("fastapi", {}).get("effective_route_context")
+    path = getattr(context, "path", None) or getattr(scope.get("route"), "path", None)
+    return str(path) if path else None
+
+
 class RequestContextMiddleware:
     """Gives every request an id (logs, Sentry tag, response header) and writes one access line for it."""
 
@@ -72,11 +80,10 @@ class RequestContextMiddleware:
             response = unexpected_error_response(exc, request_id)
             await response(scope, receive, send_with_request_id)
         finally:
-            route = scope.get("route")
             access_log.info(
                 "request",
                 method=scope.get("method"),
-                path=getattr(route, "path", None) or scope.get("path"),
+                path=route_template(scope) or scope.get("path"),
                 status=status,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
             )
