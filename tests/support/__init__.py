@@ -1,0 +1,1 @@
+"""Helpers for the template's own test tier."""

@@ -1,0 +1,53 @@
+"""/api/v1/posts: the worked example of a CRUD resource."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+
+from app.api.deps import PostServiceDep
+from app.schemas.errors import ErrorResponse
+from app.schemas.post import PAGE_MAX_LIMIT, PostCreate, PostPage, PostRead, PostUpdate
+
+ERROR: dict[str, Any] = {"model": ErrorResponse}
+
+router = APIRouter(
+    prefix="/posts",
+    tags=["posts"],
+    responses={422: ERROR, 503: {**ERROR, "description": "The database is unavailable"}},
+)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses={409: ERROR})
+async def create_post(data: PostCreate, service: PostServiceDep) -> PostRead:
+    """Create a post; its title must be unique."""
+    return PostRead.model_validate(await service.create(data))
+
+
+@router.get("")
+async def list_posts(
+    service: PostServiceDep,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX_LIMIT)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PostPage:
+    """List posts, oldest first, one page at a time."""
+    return await service.list_page(limit=limit, offset=offset)
+
+
+@router.get("/{post_id}", responses={404: ERROR})
+async def get_post(post_id: int, service: PostServiceDep) -> PostRead:
+    """Read one post."""
+    return PostRead.model_validate(await service.get(post_id))
+
+
+@router.patch("/{post_id}", responses={404: ERROR, 409: ERROR})
+async def update_post(post_id: int, data: PostUpdate, service: PostServiceDep) -> PostRead:
+    """Change some fields of a post."""
+    return PostRead.model_validate(await service.update(post_id, data))
+
+
+@router.delete("/{post_id}", status_code=status.HTTP_204_NO_CONTENT, responses={404: ERROR})
+async def delete_post(post_id: int, service: PostServiceDep) -> None:
+    """Delete a post."""
+    await service.delete(post_id)

@@ -1,0 +1,56 @@
+"""What the posts API reads and writes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from app.models.post import TITLE_MAX_LENGTH
+
+BODY_MAX_LENGTH = 10_000
+PAGE_MAX_LIMIT = 100
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH)]
+Body = Annotated[str, Field(max_length=BODY_MAX_LENGTH)]
+
+
+class PostCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    body: Body = ""
+
+
+class PostUpdate(BaseModel):
+    """A partial update: fields left out keep their value; a field may not be set to null."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    body: Body | None = None
+
+    @field_validator("title", "body")
+    @classmethod
+    def _not_null(cls, value: str | None) -> str:
+        # Runs only for fields the client sent (defaults are not validated), so None here is an explicit null.
+        if value is None:
+            raise ValueError("may be left out, but not null")
+        return value
+
+
+class PostRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    body: str
+    created_at: datetime
+
+
+class PostPage(BaseModel):
+    items: list[PostRead]
+    total: int = Field(ge=0, description="Number of posts in all pages.")
+    limit: int = Field(ge=1, le=PAGE_MAX_LIMIT)
+    offset: int = Field(ge=0)

@@ -1,0 +1,70 @@
+"""The external-call example: one upstream HTTP API, its failures turned into ExternalServiceError."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx
+import structlog
+
+from app.exceptions import ExternalServiceError, NotFoundError
+
+if TYPE_CHECKING:
+    from app.core.config import Settings
+
+SERVICE_NAME = "example-api"
+CONNECT_TIMEOUT_SECONDS = 2.0
+
+logger = structlog.get_logger(__name__)
+
+
+def build_http_client(settings: Settings) -> httpx.AsyncClient:
+    """One pooled client per process, with a deadline on every phase of every call."""
+    total = settings.EXTERNAL_API_TIMEOUT
+    return httpx.AsyncClient(
+        base_url=str(settings.EXTERNAL_API_BASE_URL),
+        timeout=httpx.Timeout(total, connect=min(CONNECT_TIMEOUT_SECONDS, total)),
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+        headers={"Accept": "application/json"},
+    )
+
+
+class ExternalAPIService:
+    """Calls to the example upstream API. Every failure becomes ExternalServiceError (503) or NotFoundError."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def fetch_resource(self, resource_id: str) -> dict[str, Any]:
+        """GET /resources/{resource_id} upstream: its JSON object, or NotFoundError when upstream says 404."""
+        response = await self._get(f"/resources/{quote(resource_id, safe='')}", resource_id)
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            logger.warning("external_call_bad_payload", service=SERVICE_NAME, status_code=response.status_code)
+            raise ExternalServiceError(f"{SERVICE_NAME} sent an unexpected payload", service_name=SERVICE_NAME)
+        return payload
+
+    async def _get(self, path: str, resource_id: str) -> httpx.Response:
+        log = logger.bind(service=SERVICE_NAME, method="GET", path=path)
+        try:
+            response = await self.client.get(path)
+            response.raise_for_status()
+        except httpx.HTTPStatusError as exc:
+            status_code = exc.response.status_code
+            if status_code == httpx.codes.NOT_FOUND:
+                raise NotFoundError(f"Resource {resource_id!r} not found", details={"id": resource_id}) from exc
+            log.warning("external_call_failed", status_code=status_code)
+            raise ExternalServiceError(
+                f"{SERVICE_NAME} answered HTTP {status_code}", service_name=SERVICE_NAME
+            ) from exc
+        except httpx.TimeoutException as exc:
+            log.warning("external_call_timed_out", error_type=type(exc).__name__)
+            raise ExternalServiceError(f"{SERVICE_NAME} did not answer in time", service_name=SERVICE_NAME) from exc
+        except httpx.TransportError as exc:
+            log.warning("external_call_failed", error_type=type(exc).__name__)
+            raise ExternalServiceError(f"{SERVICE_NAME} is not reachable", service_name=SERVICE_NAME) from exc
+        return response

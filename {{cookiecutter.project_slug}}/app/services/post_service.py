@@ -1,0 +1,68 @@
+"""Domain logic of the worked example: posts with unique titles."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.exceptions import ConflictError, NotFoundError
+from app.models.post import Post
+from app.schemas.post import PostCreate, PostPage, PostRead, PostUpdate
+
+
+class PostService:
+    """Create, read, update and delete posts in the caller's session; the caller owns the transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create(self, data: PostCreate) -> Post:
+        post = Post(**data.model_dump())
+        async with self._unique_title():
+            self.session.add(post)
+        return post
+
+    async def list_page(self, *, limit: int, offset: int) -> PostPage:
+        total = await self.session.scalar(select(func.count()).select_from(Post))
+        posts = await self.session.scalars(select(Post).order_by(Post.id).limit(limit).offset(offset))
+        return PostPage(
+            items=[PostRead.model_validate(post) for post in posts],
+            total=total or 0,
+            limit=limit,
+            offset=offset,
+        )
+
+    async def get(self, post_id: int) -> Post:
+        post = await self.session.get(Post, post_id)
+        if post is None:
+            raise NotFoundError(f"Post {post_id} not found", details={"id": post_id})
+        return post
+
+    async def update(self, post_id: int, data: PostUpdate) -> Post:
+        post = await self.get(post_id)
+        async with self._unique_title():
+            for field, value in data.model_dump(exclude_unset=True).items():
+                setattr(post, field, value)
+        return post
+
+    async def delete(self, post_id: int) -> None:
+        post = await self.get(post_id)
+        await self.session.delete(post)
+        await self.session.flush()
+
+    @asynccontextmanager
+    async def _unique_title(self) -> AsyncIterator[None]:
+        """Make a change inside a SAVEPOINT, flushed on exit: a duplicate title undoes only that change.
+
+        The change must happen inside the block: ``begin_nested()`` flushes pending changes *before* the
+        SAVEPOINT, and a failure there would abort the whole transaction instead of the savepoint.
+        """
+        try:
+            async with self.session.begin_nested():
+                yield
+        except IntegrityError as exc:
+            raise ConflictError("A post with this title already exists", details={"field": "title"}) from exc

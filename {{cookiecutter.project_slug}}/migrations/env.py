@@ -1,0 +1,76 @@
+"""Alembic environment: migrations run against the service's own settings, models and logging.
+
+The database URL is ``alembic -x dburl=...`` if given, else ``DATABASE_URL`` from the service's settings.
+A caller that already holds a connection (the test suite) passes it as ``config.attributes["connection"]``;
+the migrations then run on it, and the caller keeps control of logging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+from alembic import context
+from alembic.autogenerate.api import AutogenContext
+from sqlalchemy import pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+import app.models  # noqa: F401  (registers every table on Base.metadata)
+from app.core.config import get_settings
+from app.core.logging import configure_logging
+from app.db.base import Base, UTCDateTime
+from app.db.session import use_real_sqlite_transactions
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def database_url() -> str:
+    url = context.get_x_argument(as_dictionary=True).get("dburl")
+    return url or get_settings().DATABASE_URL
+
+
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    """Write our column types as plain SQLAlchemy types, so a migration never imports the app."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+def configure(**options: Any) -> None:
+    context.configure(target_metadata=target_metadata, compare_type=True, render_item=render_item, **options)
+
+
+def run_migrations_offline() -> None:
+    """`alembic upgrade head --sql`: print the SQL instead of running it."""
+    configure(url=database_url(), literal_binds=True, dialect_opts={"paramstyle": "named"})
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations(connection: Connection) -> None:
+    # SQLite cannot ALTER most things in place: batch mode copies the table instead.
+    configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_migrations_online() -> None:
+    engine = create_async_engine(database_url(), poolclass=pool.NullPool)
+    if engine.dialect.name == "sqlite":
+        use_real_sqlite_transactions(engine)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(run_migrations)
+    finally:
+        await engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+elif (shared_connection := config.attributes.get("connection")) is not None:
+    run_migrations(shared_connection)
+else:
+    configure_logging(get_settings())
+    asyncio.run(run_migrations_online())

@@ -1,0 +1,160 @@
+"""One transaction per request: committed when the route succeeds, rolled back when anything fails."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Connection, event, func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.config import Settings
+from app.db.session import build_engine, build_sessionmaker
+from app.exceptions import ConflictError, ServiceUnavailableError
+from app.models import Post
+from app.schemas.post import PostCreate, PostUpdate
+from app.services.post_service import PostService
+
+POSTS = "/api/v1/posts"
+MakeSettings = Callable[..., Settings]
+
+
+@pytest.fixture
+async def sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = build_engine(settings)
+    yield build_sessionmaker(engine)
+    await engine.dispose()
+
+
+async def count_posts(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    async with sessionmaker() as session:
+        return await session.scalar(select(func.count()).select_from(Post)) or 0
+
+
+async def titles(sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
+    async with sessionmaker() as session:
+        return list((await session.scalars(select(Post.title).order_by(Post.id))).all())
+
+
+def fail_after(method: str, exc: Exception, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make a PostService method do its work (the write reaches the database), then raise."""
+    original = getattr(PostService, method)
+
+    async def write_then_fail(self: PostService, *args: Any, **kwargs: Any) -> Any:
+        await original(self, *args, **kwargs)
+        await self.session.flush()
+        raise exc
+
+    monkeypatch.setattr(PostService, method, write_then_fail)
+
+
+@pytest.mark.parametrize(
+    ("exc", "status"),
+    [(ServiceUnavailableError("cache down"), 503), (RuntimeError("bug after the write"), 500)],
+)
+async def test_request_that_fails_after_a_write_commits_nothing(
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+    exc: Exception,
+    status: int,
+) -> None:
+    fail_after("create", exc, monkeypatch)
+
+    response = await client.post(POSTS, json={"title": "Never", "body": "stored"})
+
+    assert response.status_code == status
+    assert await count_posts(sessionmaker) == 0
+
+
+async def test_failed_update_leaves_the_post_unchanged(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = (await client.post(POSTS, json={"title": "Original", "body": ""})).json()
+    fail_after("update", RuntimeError("bug after the write"), monkeypatch)
+
+    await client.patch(f"{POSTS}/{created['id']}", json={"title": "Changed"})
+
+    assert (await client.get(f"{POSTS}/{created['id']}")).json()["title"] == "Original"
+
+
+def lose_connection_on_commit(connection: Connection) -> None:
+    raise OperationalError("COMMIT", {}, ConnectionResetError("connection lost during COMMIT"))
+
+
+async def test_commit_failure_is_an_error_response_not_a_success(
+    app: FastAPI, client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # The route succeeds; only the final COMMIT fails, as when the connection drops at the last moment.
+    event.listen(app.state.engine.sync_engine, "commit", lose_connection_on_commit)
+
+    response = await client.post(POSTS, json={"title": "Lost", "body": ""})
+
+    assert response.status_code == 503
+    assert response.json()["error"] == "SERVICE_UNAVAILABLE"
+    assert await count_posts(sessionmaker) == 0
+
+
+async def test_session_stays_usable_after_a_conflicting_create(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        service = PostService(session)
+        await service.create(PostCreate(title="Taken", body=""))
+        with pytest.raises(ConflictError) as conflict:
+            await service.create(PostCreate(title="Taken", body="again"))
+        await service.create(PostCreate(title="Free", body=""))
+
+    assert conflict.value.details == {"field": "title"}
+    assert await titles(sessionmaker) == ["Taken", "Free"]
+
+
+async def test_session_stays_usable_after_a_conflicting_update(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        service = PostService(session)
+        await service.create(PostCreate(title="Taken", body=""))
+        other = await service.create(PostCreate(title="Other", body=""))
+        with pytest.raises(ConflictError):
+            await service.update(other.id, PostUpdate(title="Taken"))
+        await service.create(PostCreate(title="Free", body=""))
+
+    assert await titles(sessionmaker) == ["Taken", "Other", "Free"]
+
+
+async def test_created_at_is_timezone_aware(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with sessionmaker() as session, session.begin():
+        post = await PostService(session).create(PostCreate(title="When", body=""))
+
+    assert post.created_at.utcoffset() is not None
+    async with sessionmaker() as session:
+        stored = await session.get(Post, post.id)
+    assert stored is not None
+    assert stored.created_at == post.created_at
+
+
+@pytest.mark.parametrize(("environment", "hidden"), [("development", False), ("staging", True)])
+def test_sql_parameters_stay_out_of_errors_outside_development(
+    make_settings: MakeSettings, environment: str, hidden: bool
+) -> None:
+    engine = build_engine(make_settings(ENVIRONMENT=environment))
+
+    assert engine.sync_engine.hide_parameters is hidden
+
+
+def test_postgres_engine_has_a_bounded_pool(make_settings: MakeSettings) -> None:
+    settings = make_settings(
+        DATABASE_URL="postgresql+asyncpg://app@127.0.0.1:5432/app",
+        DB_POOL_SIZE=3,
+        DB_MAX_OVERFLOW=2,
+        DB_POOL_TIMEOUT=1.5,
+    )
+
+    pool: Any = build_engine(settings).pool
+
+    assert (pool.size(), pool._max_overflow, pool._timeout, pool._pre_ping) == (3, 2, 1.5, True)

@@ -1,0 +1,96 @@
+"""The migrations build exactly the schema the models describe, on SQLite and PostgreSQL, and can be undone."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, inspect, pool
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.db.session import use_real_sqlite_transactions
+from tests.support_db import closed_port, empty_database_url
+
+__all__ = ["empty_database_url"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+async def alembic(url: str, run: Callable[..., Any], *args: Any) -> None:
+    """Run an alembic command in this process, on a connection we own (see migrations/env.py)."""
+
+    def on_connection(connection: Connection) -> None:
+        config = Config(PROJECT_ROOT / "alembic.ini")
+        config.attributes["connection"] = connection
+        run(config, *args)
+
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    if engine.dialect.name == "sqlite":
+        use_real_sqlite_transactions(engine)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(on_connection)
+    finally:
+        await engine.dispose()
+
+
+async def describe(url: str) -> dict[str, Any]:
+    """Tables, and the posts table's unique constraints, as the database reports them."""
+
+    def read(connection: Connection) -> dict[str, Any]:
+        inspector = inspect(connection)
+        tables = set(inspector.get_table_names())
+        uniques = inspector.get_unique_constraints("posts") if "posts" in tables else []
+        return {"tables": tables, "unique": {u["name"]: u["column_names"] for u in uniques}}
+
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(read)
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_creates_the_schema_of_the_models(empty_database_url: str) -> None:
+    await alembic(empty_database_url, command.upgrade, "head")
+
+    await alembic(empty_database_url, command.check)  # raises if models and migrations differ
+    schema = await describe(empty_database_url)
+    assert schema["tables"] == {"alembic_version", "posts"}
+    assert schema["unique"] == {"uq_posts_title": ["title"]}
+
+
+async def test_downgrade_removes_everything_and_upgrade_works_again(empty_database_url: str) -> None:
+    await alembic(empty_database_url, command.upgrade, "head")
+    await alembic(empty_database_url, command.downgrade, "base")
+
+    assert (await describe(empty_database_url))["tables"] == {"alembic_version"}
+
+    await alembic(empty_database_url, command.upgrade, "head")
+    assert "posts" in (await describe(empty_database_url))["tables"]
+
+
+async def test_alembic_command_line_migrates_the_given_database(empty_database_url: str) -> None:
+    # DATABASE_URL points nowhere: the migration must use the -x dburl given on the command line.
+    unreachable = f"postgresql+asyncpg://app@127.0.0.1:{closed_port()}/app"
+    env = {**os.environ, "DATABASE_URL": unreachable, "ENVIRONMENT": "staging", "LOG_FORMAT": "json"}
+
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "alembic", "-x", f"dburl={empty_database_url}", "upgrade", "head"),
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        stdout, stderr = await process.communicate()
+
+    assert process.returncode == 0, stderr.decode()
+    assert "Running upgrade  -> 0001" in stdout.decode()
+    await alembic(empty_database_url, command.check)
