@@ -11,14 +11,21 @@ import pytest
 import sentry_sdk
 import structlog
 from fastapi import Depends, FastAPI
+from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from app.core.config import Settings
 from app.core.sentry import set_request_user
-from app.exceptions import ConflictError, ExternalServiceError, NotFoundError
+from app.exceptions import ConflictError, ExternalServiceError, NotFoundError, ServiceUnavailableError
 from app.main import create_app
 from tests.conftest import CapturingTransport, MakeSettings, open_client, reset_sentry
 
 Events = Callable[[], list[dict[str, Any]]]
+
+
+class QueryCanceled(Exception):  # noqa: N818  (named like the driver's error)
+    """What asyncpg raises when PostgreSQL cancels a statement at its statement_timeout."""
+
+    sqlstate = "57014"
 
 
 def current_user_dependency(settings: Settings) -> Callable[[], None]:
@@ -45,6 +52,18 @@ def app(app: FastAPI, settings: Settings) -> FastAPI:
     @app.get("/conflict")
     async def conflict() -> None:
         raise ConflictError("taken")
+
+    @app.get("/health/deep")
+    async def failing_probe() -> None:
+        raise ServiceUnavailableError("database unreachable")
+
+    @app.get("/statement-timeout")
+    async def statement_timeout() -> None:
+        raise DBAPIError("SELECT pg_sleep(60)", None, QueryCanceled("canceling statement due to statement timeout"))
+
+    @app.get("/bad-sql")
+    async def bad_sql() -> None:
+        raise ProgrammingError("SELECT nope", None, Exception('column "nope" does not exist'))
 
     @app.get("/logs-only")
     async def logs_only() -> dict[str, str]:
@@ -80,6 +99,27 @@ async def test_wrong_method_and_validation_error_send_no_event(client: httpx.Asy
     assert (await client.post("/health/live")).status_code == 405
     assert (await client.get("/orders/not-a-number")).status_code == 422
     assert events() == []
+
+
+async def test_failing_health_probe_answers_503_without_an_event(client: httpx.AsyncClient, events: Events) -> None:
+    response = await client.get("/health/deep")
+    assert response.status_code == 503
+    assert response.json()["error"] == "SERVICE_UNAVAILABLE"
+    assert events() == []
+
+
+async def test_statement_timeout_is_503_and_reported(client: httpx.AsyncClient, events: Events) -> None:
+    response = await client.get("/statement-timeout")
+    assert response.status_code == 503
+    assert response.json()["error"] == "SERVICE_UNAVAILABLE"
+    assert [event["event_id"] for event in events()] == [response.json()["event_id"]]
+
+
+async def test_bad_sql_is_a_500_not_an_outage(client: httpx.AsyncClient, events: Events) -> None:
+    response = await client.get("/bad-sql")
+    assert response.status_code == 500
+    assert "nope" not in response.text
+    assert [event["event_id"] for event in events()] == [response.json()["event_id"]]
 
 
 async def test_log_lines_alone_send_no_event(client: httpx.AsyncClient, events: Events) -> None:

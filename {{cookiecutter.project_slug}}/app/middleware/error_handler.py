@@ -6,6 +6,7 @@ sent to Sentry. 4xx responses are the client's business and are never sent; ever
 
 from __future__ import annotations
 
+import socket
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,7 @@ import orjson
 import sentry_sdk
 import structlog
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette import status
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -49,7 +50,12 @@ DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     PoolTimeoutError,
     ConnectionError,
     TimeoutError,
+    socket.gaierror,
 )
+# SQLSTATEs of a database that is overloaded, restarting or cancelling our statement (class 08: connection).
+UNAVAILABLE_SQLSTATES = frozenset({"57014", "57P01", "57P02", "57P03", "53300"})
+# Probes ask every few seconds: a failing probe is answered, not reported (the failing requests are).
+UNREPORTED_PATH_PREFIX = "/health"
 
 log = structlog.get_logger(__name__)
 
@@ -58,9 +64,17 @@ def error_code_for(status_code: int) -> str:
     return _ERROR_CODES.get(status_code, f"HTTP_{status_code}")
 
 
-def report(exc: BaseException) -> str | None:
+def report(exc: BaseException, path: str = "") -> str | None:
     """Send an exception to Sentry once and return its event id (None when Sentry is off or sampled out)."""
+    if path.startswith(UNREPORTED_PATH_PREFIX):
+        return None
     return sentry_sdk.capture_exception(exc) or sentry_sdk.last_event_id()
+
+
+def is_database_unavailable(exc: DBAPIError) -> bool:
+    """A driver error that means "cannot reach or use the database right now", not a bug in our SQL."""
+    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+    return exc.connection_invalidated or sqlstate.startswith("08") or sqlstate in UNAVAILABLE_SQLSTATES
 
 
 def error_response(
@@ -93,9 +107,9 @@ def request_id_of(request: Request) -> str:
     return str(getattr(request.state, "request_id", "")) or "unknown"
 
 
-def unexpected_error_response(exc: Exception, request_id: str) -> Response:
+def unexpected_error_response(exc: Exception, request_id: str, path: str = "") -> Response:
     """500 with a generic message: the exception's text stays in Sentry and the logs."""
-    event_id = report(exc)
+    event_id = report(exc, path)
     log.error("unexpected error", error_type=type(exc).__name__, event_id=event_id, exc_info=exc)
     return error_response(
         status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
@@ -109,7 +123,7 @@ def unexpected_error_response(exc: Exception, request_id: str) -> Response:
 async def handle_app_exception(request: Request, exc: AppException) -> Response:
     event_id = None
     if exc.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
-        event_id = report(exc)
+        event_id = report(exc, request.url.path)
         log.error("request failed", error=exc.error_code, event_id=event_id, exc_info=exc)
     else:
         log.info("request rejected", error=exc.error_code, status=exc.status_code)
@@ -146,7 +160,7 @@ async def handle_validation_error(request: Request, exc: RequestValidationError)
 async def handle_http_exception(request: Request, exc: StarletteHTTPException) -> Response:
     event_id = None
     if exc.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
-        event_id = report(exc)
+        event_id = report(exc, request.url.path)
         message = HTTPStatus(exc.status_code).phrase
         log.error("request failed", status=exc.status_code, event_id=event_id, exc_info=exc)
     else:
@@ -173,8 +187,15 @@ async def handle_integrity_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def handle_database_error(request: Request, exc: DBAPIError) -> Response:
+    """Driver errors not caught more specifically: 503 when the database is unavailable, else a plain 500."""
+    if is_database_unavailable(exc):
+        return await handle_database_unavailable(request, exc)
+    return unexpected_error_response(exc, request_id_of(request), request.url.path)
+
+
 async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
-    event_id = report(exc)
+    event_id = report(exc, request.url.path)
     log.error("database unavailable", error_type=type(exc).__name__, event_id=event_id, exc_info=exc)
     return error_response(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -187,7 +208,7 @@ async def handle_database_unavailable(request: Request, exc: Exception) -> Respo
 
 
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
-    return unexpected_error_response(exc, request_id_of(request))
+    return unexpected_error_response(exc, request_id_of(request), request.url.path)
 
 
 def add_exception_handlers(app: FastAPI) -> None:
@@ -196,6 +217,7 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.exception_handler(RequestValidationError)(handle_validation_error)
     app.exception_handler(StarletteHTTPException)(handle_http_exception)
     app.exception_handler(IntegrityError)(handle_integrity_error)
+    app.exception_handler(DBAPIError)(handle_database_error)
     for exc_class in DATABASE_UNAVAILABLE_ERRORS:
         app.exception_handler(exc_class)(handle_database_unavailable)
     app.exception_handler(Exception)(handle_unexpected_error)

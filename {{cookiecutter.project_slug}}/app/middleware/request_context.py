@@ -77,7 +77,7 @@ class RequestContextMiddleware:
             if response_started:
                 raise
             # Rendered here rather than in ServerErrorMiddleware: one capture, our headers, no re-raise.
-            response = unexpected_error_response(exc, request_id)
+            response = unexpected_error_response(exc, request_id, str(scope.get("path", "")))
             await response(scope, receive, send_with_request_id)
         finally:
             access_log.info(
