@@ -1,0 +1,670 @@
+"""A real Sentry-protocol server for end-to-end tests: bugsink, run from its own cached virtualenv.
+
+`Bugsink.start(data_dir)` installs bugsink (once per version, cached), starts it with gunicorn on 127.0.0.1
+with SQLite storage in `data_dir`, and returns a handle to create projects and read back what was stored.
+Events are digested inside the ingest request (snappea's TASK_ALWAYS_EAGER), so an event can be read as soon
+as the SDK's HTTP request has been answered.
+
+Projects are created through bugsink's REST API, with a token made by its `create_auth_token` command.
+Stored data is read from bugsink's SQLite database, opened read-only: events, issues, and the raw envelopes
+bugsink keeps when its KEEP_ENVELOPES setting is on. A project is named by its DSN everywhere in this module.
+
+`BlackHole` and `closed_port` stand in for a Sentry that hangs and a Sentry that is down.
+"""
+
+# Runs only our own pinned tools, and every URL is http://127.0.0.1:
+# ruff: noqa: S603, S310
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import selectors
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator, Sized
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any, TypeVar
+
+BUGSINK_VERSION = "2.6.2"
+
+# Bump when the settings or the steps that build the migrated template database change.
+TEMPLATE_REVISION = "1"
+
+_Found = TypeVar("_Found", bound=Sized)
+
+_IMPORT_CHECK = "import bugsink, django, gunicorn; from bugsink.version import version; print(version)"
+
+_SETTINGS = """\
+# Written by tests/e2e/bugsink.py for one test run. Not for production.
+from bugsink.settings.default import *  # noqa: F403
+from bugsink.settings.default import DATABASES
+
+SECRET_KEY = "e2e-only-not-a-secret-5b1f0c2d9a8e4f7b6c3d2e1f0a9b8c7d6e5f4a3b2c1d"
+DEBUG = False
+TIME_ZONE = "UTC"
+
+DATABASES["default"]["NAME"] = {db!r}
+DATABASES["snappea"]["NAME"] = {snappea_db!r}
+
+# Digest every event inside its ingest request: no snappea worker process, no queue to wait for.
+SNAPPEA = {{
+    "TASK_ALWAYS_EAGER": True,
+    "NUM_WORKERS": 1,
+    "WAKEUP_CALLS_DIR": {wakeup_dir!r},
+}}
+
+EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+
+BUGSINK = {{
+    "BASE_URL": {base_url!r},
+    "SINGLE_USER": True,
+    "SINGLE_TEAM": True,
+    "USER_REGISTRATION": "CB_NOBODY",
+    "PHONEHOME": False,
+    # Keep every envelope as received (after decompression), so tests can see what left the process.
+    "KEEP_ENVELOPES": 1_000_000,
+    "INGEST_STORE_BASE_DIR": {ingest_dir!r},
+    # Quotas high enough that a test never meets a 429.
+    "MAX_EVENTS_PER_PROJECT_PER_5_MINUTES": 1_000_000,
+    "MAX_EVENTS_PER_PROJECT_PER_HOUR": 10_000_000,
+    "MAX_EVENTS_PER_PROJECT_PER_MONTH": 100_000_000,
+    "MAX_EVENTS_PER_5_MINUTES": 1_000_000,
+    "MAX_EVENTS_PER_HOUR": 10_000_000,
+    "MAX_EVENTS_PER_MONTH": 100_000_000,
+}}
+"""
+
+# Sets Linux's parent-death signal, then becomes gunicorn: if the test process dies without its teardown,
+# gunicorn gets SIGTERM instead of living on. (A preexec_fn could do this too, but can deadlock with threads.)
+_LAUNCHER = """
+import ctypes, os, signal, sys
+PR_SET_PDEATHSIG = 1
+ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+if os.getppid() == int(os.environ.pop("E2E_PARENT_PID")):
+    os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+
+class BugsinkError(RuntimeError):
+    """bugsink could not be installed, started or queried."""
+
+
+def cache_dir() -> Path:
+    """Where installed tools are kept between runs: $E2E_CACHE_DIR or ~/.cache/fastapi-sentry-template."""
+    configured = os.environ.get("E2E_CACHE_DIR")
+    return Path(configured) if configured else Path.home() / ".cache" / "fastapi-sentry-template"
+
+
+def venv_dir(version: str = BUGSINK_VERSION) -> Path:
+    """The virtualenv that holds bugsink `version`."""
+    return cache_dir() / f"bugsink-venv-{version}"
+
+
+@contextlib.contextmanager
+def _cache_lock(name: str) -> Iterator[None]:
+    """Serialise installs across processes (pytest-xdist workers, two terminals)."""
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with (cache_dir() / f"{name}.lock").open("w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _installed_version(venv: Path) -> str | None:
+    python = venv / "bin" / "python"
+    if not python.exists():
+        return None
+    result = subprocess.run(
+        [str(python), "-c", _IMPORT_CHECK], capture_output=True, text=True, timeout=60, check=False
+    )
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def _uv_command() -> list[str] | None:
+    uv = shutil.which("uv")
+    if uv:
+        return [uv]
+    probe = subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True, check=False)
+    return [sys.executable, "-m", "uv"] if probe.returncode == 0 else None
+
+
+def _run(command: list[str], *, what: str, **kwargs: Any) -> str:
+    result = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
+    if result.returncode != 0:
+        raise BugsinkError(
+            f"{what} failed: {' '.join(command)}\n{result.stdout[-2000:]}{result.stderr[-4000:]}"
+        )
+    return str(result.stdout)
+
+
+def ensure_venv(version: str = BUGSINK_VERSION) -> Path:
+    """Return a virtualenv in which bugsink `version` imports, installing it first if needed.
+
+    bugsink installs generic top-level packages (`events`, `issues`, `projects`, ...), so it never goes into
+    the environment that runs the tests or the service. uv is used when found, else venv and pip.
+    """
+    venv = venv_dir(version)
+    if _installed_version(venv) == version:
+        return venv
+    with _cache_lock(venv.name):
+        if _installed_version(venv) == version:  # another process installed it while we waited
+            return venv
+        shutil.rmtree(venv, ignore_errors=True)
+        requirement = f"bugsink=={version}"
+        uv = _uv_command()
+        if uv:
+            _run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], what="uv venv", timeout=300)
+            env = {**os.environ, "VIRTUAL_ENV": str(venv)}
+            env.pop("UV_SYSTEM_PYTHON", None)
+            install = [*uv, "pip", "install", "--quiet", "--compile-bytecode", requirement]
+            _run(install, what="installing bugsink", env=env, timeout=900)
+        else:
+            _run([sys.executable, "-m", "venv", str(venv)], what="python -m venv", timeout=300)
+            install = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", requirement]
+            _run(install, what="installing bugsink", timeout=900)
+        installed = _installed_version(venv)
+        if installed != version:
+            raise BugsinkError(f"bugsink {version} was installed into {venv} but imports as {installed!r}")
+    return venv
+
+
+def _write_settings(directory: Path, base_url: str) -> None:
+    """Write bugsink_conf.py for an instance whose databases and files all live in `directory`."""
+    (directory / "wakeup").mkdir(exist_ok=True)
+    (directory / "ingestion").mkdir(exist_ok=True)
+    settings = _SETTINGS.format(
+        db=str(directory / "db.sqlite3"),
+        snappea_db=str(directory / "snappea.sqlite3"),
+        wakeup_dir=str(directory / "wakeup"),
+        ingest_dir=str(directory / "ingestion"),
+        base_url=base_url,
+    )
+    (directory / "bugsink_conf.py").write_text(settings)
+
+
+def _bugsink_env(directory: Path) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SENTRY_", "DJANGO_", "BUGSINK_")) and key not in ("PYTHONPATH", "VIRTUAL_ENV")
+    }
+    env["DJANGO_SETTINGS_MODULE"] = "bugsink_conf"
+    env["PYTHONPATH"] = str(directory)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _manage(venv: Path, directory: Path, *args: str) -> str:
+    return _run(
+        [str(venv / "bin" / "bugsink-manage"), *args],
+        what="bugsink-manage",
+        cwd=directory,
+        env=_bugsink_env(directory),
+        timeout=300,
+    )
+
+
+def ensure_template(venv: Path) -> Path:
+    """Return a folder holding migrated, empty bugsink databases and an API token that works on them.
+
+    Migrating takes about 5 seconds and copying the result milliseconds, so every run starts from a copy.
+    """
+    template = venv / f"e2e-template-{TEMPLATE_REVISION}"
+    if (template / "token").exists():
+        return template
+    with _cache_lock(venv.name):
+        if (template / "token").exists():
+            return template
+        building = venv / f"e2e-template-building-{os.getpid()}"
+        shutil.rmtree(building, ignore_errors=True)
+        building.mkdir(parents=True)
+        _write_settings(building, "http://127.0.0.1:8000")
+        _manage(venv, building, "migrate", "--noinput")
+        _manage(venv, building, "migrate", "--noinput", "--database=snappea")
+        token = _manage(venv, building, "create_auth_token").split()[-1]
+        with contextlib.closing(sqlite3.connect(building / "db.sqlite3")) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        (building / "token").write_text(token)
+        shutil.rmtree(template, ignore_errors=True)
+        building.rename(template)
+    return template
+
+
+@dataclass(frozen=True)
+class EnvelopeItem:
+    """One item of a Sentry envelope: its header (with `type`) and its payload bytes."""
+
+    headers: dict[str, Any]
+    payload: bytes
+
+    @property
+    def type(self) -> str:
+        return str(self.headers.get("type", ""))
+
+    def json(self) -> Any:
+        """The payload parsed as JSON (events, transactions, sessions, client reports)."""
+        return json.loads(self.payload)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A parsed Sentry envelope: https://develop.sentry.dev/sdk/data-model/envelopes/"""
+
+    headers: dict[str, Any]
+    items: list[EnvelopeItem] = field(default_factory=list)
+
+
+def parse_envelope(raw: bytes) -> Envelope:
+    """Split an envelope as an SDK sends it into its header and items."""
+    header_line, _, rest = raw.partition(b"\n")
+    items: list[EnvelopeItem] = []
+    while rest.strip():
+        item_line, _, rest = rest.partition(b"\n")
+        if not item_line.strip():
+            continue
+        item_headers = json.loads(item_line)
+        length = item_headers.get("length")
+        if length is None:
+            payload, _, rest = rest.partition(b"\n")
+        else:
+            payload, rest = rest[:length], rest[length:].removeprefix(b"\n")
+        items.append(EnvelopeItem(item_headers, payload))
+    return Envelope(json.loads(header_line), items)
+
+
+def project_id(dsn: str) -> int:
+    """The numeric project id that ends a DSN (`http://key@host:port/<id>`)."""
+    return int(urllib.parse.urlsplit(dsn).path.rstrip("/").rsplit("/", 1)[-1])
+
+
+def _listening_socket() -> socket.socket:
+    """A socket listening on a free 127.0.0.1 port, handed to gunicorn as is: no race for the port."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    listener.set_inheritable(True)
+    return listener
+
+
+class Bugsink:
+    """A running bugsink server and the queries tests make against it. Create it with `Bugsink.start`."""
+
+    def __init__(
+        self,
+        *,
+        process: subprocess.Popen[bytes],
+        base_url: str,
+        data_dir: Path,
+        token: str,
+        version: str,
+        setup_seconds: float,
+    ) -> None:
+        self._process = process
+        self._token = token
+        self._team_id: str | None = None
+        self.base_url = base_url
+        """Where bugsink answers, e.g. `http://127.0.0.1:43123`; DSNs point here."""
+        self.data_dir = data_dir
+        """This run's settings, SQLite databases and server log."""
+        self.version = version
+        self.setup_seconds = setup_seconds
+        """Time to make sure the virtualenv and template database exist: an import check when cached."""
+        self.start_seconds = 0.0
+        """Time from copying the template database to the first answer of the health check."""
+
+    @classmethod
+    def start(cls, data_dir: Path, *, version: str = BUGSINK_VERSION, ready_timeout: float = 60.0) -> Bugsink:
+        """Install bugsink if needed and start it on a free 127.0.0.1 port, keeping its data in `data_dir`."""
+        began = time.monotonic()
+        venv = ensure_venv(version)
+        template = ensure_template(venv)
+        set_up = time.monotonic()
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("db.sqlite3", "snappea.sqlite3"):
+            shutil.copyfile(template / name, data_dir / name)
+        listener = _listening_socket()
+        base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        _write_settings(data_dir, base_url)
+        command = [
+            str(venv / "bin" / "python"),
+            "-c",
+            _LAUNCHER,
+            str(venv / "bin" / "gunicorn"),
+            f"--bind=fd://{listener.fileno()}",
+            "--workers=1",
+            "--threads=4",
+            "--timeout=60",
+            "--graceful-timeout=5",
+            "--no-control-socket",
+            "--access-logfile=-",
+            "--error-logfile=-",
+            "--capture-output",
+            "bugsink.wsgi",
+        ]
+        with (data_dir / "bugsink.log").open("ab") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=data_dir,
+                env={**_bugsink_env(data_dir), "E2E_PARENT_PID": str(os.getpid())},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=[listener.fileno()],
+                start_new_session=True,
+            )
+        listener.close()
+        server = cls(
+            process=process,
+            base_url=base_url,
+            data_dir=data_dir,
+            token=(template / "token").read_text().strip(),
+            version=version,
+            setup_seconds=set_up - began,
+        )
+        try:
+            server._wait_until_ready(ready_timeout)
+        except BaseException:
+            server.stop()
+            raise
+        server.start_seconds = time.monotonic() - set_up
+        return server
+
+    def _wait_until_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise BugsinkError(f"bugsink exited with {self._process.returncode}:\n{self.log_tail()}")
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{self.base_url}/health/ready", timeout=2) as response,
+            ):
+                if response.status == HTTPStatus.OK:
+                    return
+            time.sleep(0.05)
+        raise BugsinkError(
+            f"bugsink did not answer at {self.base_url} within {timeout} s:\n{self.log_tail()}"
+        )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop gunicorn: SIGTERM, then SIGKILL to its process group if still running after `timeout` s."""
+        if self._process.poll() is not None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):  # the group is ours: gunicorn leads its own session
+                os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait(timeout)
+
+    def __enter__(self) -> Bugsink:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def log_path(self) -> Path:
+        """gunicorn's access and error log, with bugsink's own log lines."""
+        return self.data_dir / "bugsink.log"
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The end of the server log, for failure messages."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def _api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        request = urllib.request.Request(
+            f"{self.base_url}/api/canonical/0/{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            raise BugsinkError(f"{method} {path} answered {error.code}: {error.read()[:2000]!r}") from error
+
+    def create_project(self, name: str) -> str:
+        """Create a project and return its DSN, which every other method takes to name the project.
+
+        Use one project per test (or per module) so that tests never see each other's events.
+        """
+        if self._team_id is None:
+            self._team_id = str(self._api("POST", "teams/", {"name": "e2e"})["id"])
+        created = self._api("POST", "projects/", {"name": name, "team": self._team_id})
+        return str(self._api("GET", f"projects/{created['id']}/")["dsn"])
+
+    @contextlib.contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        connection = sqlite3.connect(f"file:{self.data_dir / 'db.sqlite3'}?mode=ro", uri=True, timeout=10)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def events(self, dsn: str) -> list[dict[str, Any]]:
+        """Every event stored for the project, oldest first, each the full JSON payload bugsink stored.
+
+        `event_id` is the 32-hex-digit id that `capture_exception` or `capture_message` returned. Only
+        error and message events are stored: transactions, spans and sessions show up in `raw_envelopes` only.
+        """
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT e.data FROM events_event e JOIN issues_issue i ON i.id = e.issue_id"
+                " WHERE e.project_id = ? AND NOT i.is_deleted ORDER BY e.project_digest_order",
+                (project_id(dsn),),
+            ).fetchall()
+        return [json.loads(data) for (data,) in rows]
+
+    def event(self, dsn: str, event_id: str) -> dict[str, Any] | None:
+        """The stored event with this SDK event id (hex, dashes optional), or None."""
+        wanted = event_id.replace("-", "").lower()
+        return next((event for event in self.events(dsn) if event.get("event_id") == wanted), None)
+
+    def issues(self, dsn: str) -> list[dict[str, Any]]:
+        """The project's issues, i.e. bugsink's grouping of its events, oldest first.
+
+        Each is a dict with `id`, `title` (`"ValueError: boom"`; `"Log Message: ..."` for messages), `type`,
+        `value`, `event_count` (events grouped into it), `stored_event_count`, `event_ids` (SDK event ids,
+        oldest first), `first_seen` and `last_seen`.
+        """
+        with self._db() as db:
+            issues = db.execute(
+                "SELECT id, calculated_type, calculated_value, digested_event_count, stored_event_count,"
+                " first_seen, last_seen FROM issues_issue WHERE project_id = ? AND NOT is_deleted"
+                " ORDER BY digest_order",
+                (project_id(dsn),),
+            ).fetchall()
+            event_ids: dict[str, list[str]] = {}
+            for issue_id, event_id in db.execute(
+                "SELECT issue_id, event_id FROM events_event WHERE project_id = ?"
+                " ORDER BY project_digest_order",
+                (project_id(dsn),),
+            ):
+                event_ids.setdefault(issue_id, []).append(event_id)
+        return [
+            {
+                "id": issue_id,
+                "title": f"{type_}: {value}" if value else type_,
+                "type": type_,
+                "value": value,
+                "event_count": digested,
+                "stored_event_count": stored,
+                "event_ids": event_ids.get(issue_id, []),
+                "first_seen": first_seen,
+                "last_seen": last_seen,
+            }
+            for issue_id, type_, value, digested, stored, first_seen, last_seen in issues
+        ]
+
+    def raw_envelopes(self, dsn: str) -> list[bytes]:
+        """Every envelope POSTed to the project's ingest URL, oldest first, as bytes after decompression.
+
+        This includes what bugsink does not store as events (transactions, sessions, client reports) and
+        envelopes it refused. `parse_envelope` reads one.
+        """
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT data FROM ingest_envelope WHERE project_pk = ? ORDER BY ingested_at, id",
+                (project_id(dsn),),
+            ).fetchall()
+        return [bytes(data) for (data,) in rows]
+
+    def wait_for_events(self, dsn: str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Poll until the project has at least `count` events and return them all; fail after `timeout` s.
+
+        SDKs send from a background thread, so this is how a test waits for what a service reported. It
+        returns as soon as `count` are there. To prove that something was *not* sent, make the service send
+        something that must be sent afterwards, wait for that, then look at everything stored before it.
+        """
+        return self._wait(lambda: self.events(dsn), count, timeout, "events")
+
+    def wait_for_envelopes(self, dsn: str, count: int, timeout: float = 10.0) -> list[bytes]:
+        """Poll until the project has received at least `count` envelopes and return them all.
+
+        bugsink records an envelope just after digesting its event, so right after `wait_for_events` the
+        last envelope may still be a few milliseconds away: wait for envelopes with this.
+        """
+        return self._wait(lambda: self.raw_envelopes(dsn), count, timeout, "envelopes")
+
+    def _wait(self, read: Callable[[], _Found], count: int, timeout: float, what: str) -> _Found:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = read()
+            if len(found) >= count:
+                return found
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"expected at least {count} {what}, found {len(found)} after {timeout} s;"
+                    f" end of the bugsink log:\n{self.log_tail(20)}"
+                )
+            time.sleep(0.05)
+
+
+_reserved_ports: list[socket.socket] = []
+
+
+def closed_port() -> int:
+    """A 127.0.0.1 port on which every connection is refused, for as long as this test process lives.
+
+    This process keeps the port bound without listening, so nothing else can start listening on it.
+    """
+    reserved = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    reserved.bind(("127.0.0.1", 0))
+    _reserved_ports.append(reserved)
+    return int(reserved.getsockname()[1])
+
+
+def dsn_for_port(port: int, project: int = 1) -> str:
+    """A well-formed DSN that sends to 127.0.0.1:`port`, for servers that are not bugsink."""
+    return f"http://e2e0public0key0000000000000000@127.0.0.1:{port}/{project}"
+
+
+class BlackHole:
+    """A TCP server on 127.0.0.1 that accepts connections, reads what is sent, and never answers.
+
+    Use it as a context manager. Its connections are closed on exit, or after `lifetime` seconds at the
+    latest, so a forgotten black hole cannot outlive the test run.
+    """
+
+    def __init__(self, lifetime: float = 120.0) -> None:
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self._listener.setblocking(False)
+        self._lifetime = lifetime
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._connections = 0
+        self._bytes_received = 0
+        self._thread = threading.Thread(target=self._serve, name="black-hole", daemon=True)
+        self.port = int(self._listener.getsockname()[1])
+
+    @property
+    def dsn(self) -> str:
+        """A DSN whose SDK transport will connect here and wait for an answer that never comes."""
+        return dsn_for_port(self.port)
+
+    @property
+    def connections(self) -> int:
+        """How many connections were accepted so far."""
+        with self._lock:
+            return self._connections
+
+    @property
+    def bytes_received(self) -> int:
+        """How many bytes were sent to it so far, over all connections."""
+        with self._lock:
+            return self._bytes_received
+
+    def _serve(self) -> None:
+        deadline = time.monotonic() + self._lifetime
+        selector = selectors.DefaultSelector()
+        selector.register(self._listener, selectors.EVENT_READ)
+        accepted: list[socket.socket] = []
+        try:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                for key, _ in selector.select(timeout=0.1):
+                    if key.fileobj is self._listener:
+                        self._accept(selector, accepted)
+                    else:
+                        self._drain(selector, key.fileobj)  # type: ignore[arg-type]
+        finally:
+            selector.close()
+            for connection in accepted:
+                connection.close()
+            self._listener.close()
+
+    def _accept(self, selector: selectors.BaseSelector, accepted: list[socket.socket]) -> None:
+        try:
+            connection, _ = self._listener.accept()
+        except BlockingIOError:
+            return
+        connection.setblocking(False)
+        accepted.append(connection)
+        selector.register(connection, selectors.EVENT_READ)
+        with self._lock:
+            self._connections += 1
+
+    def _drain(self, selector: selectors.BaseSelector, connection: socket.socket) -> None:
+        try:
+            data = connection.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            with self._lock:
+                self._bytes_received += len(data)
+        else:  # the client gave up
+            selector.unregister(connection)
+            connection.close()
+
+    def __enter__(self) -> BlackHole:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
