@@ -112,6 +112,17 @@ async def test_secrets_in_request_never_reach_sentry_or_logs(
     assert "page=2" in sent, "harmless query parameters are kept"
 
 
+async def test_last_request_header_does_not_linger_in_middleware_locals(
+    client: httpx.AsyncClient, sentry_transport: CapturingTransport
+) -> None:
+    # No body, so the planted header is the last one each middleware sees while looping over headers.
+    response = await client.get("/sentry-debug", headers={"X-Auth-Token": SECRETS["x_auth_token"]})
+    assert response.status_code == 500
+    sent = _everything_sent(sentry_transport)
+    assert sentry_transport.events
+    assert SECRETS["x_auth_token"] not in sent
+
+
 async def test_sql_parameters_never_reach_sentry_or_logs(
     client: httpx.AsyncClient, sentry_transport: CapturingTransport, log_stream: io.StringIO
 ) -> None:

@@ -15,6 +15,18 @@ if TYPE_CHECKING:
 TOO_LARGE_MESSAGE = "Request body is too large"
 
 
+def declared_length(scope: Scope) -> int | None:
+    """The request's Content-Length, if it declares a valid one.
+
+    A function of its own so that no header value stays behind as a local of the middleware's frame, where an
+    error event's frame locals would carry it.
+    """
+    for key, value in scope.get("headers", ()):
+        if key == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
 class BodySizeLimitMiddleware:
     """Checks Content-Length up front and counts streamed bytes, so no oversized body is ever buffered."""
 
@@ -26,18 +38,18 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for key, value in scope.get("headers", ()):
-            if key == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
-                # Outside the exception handlers here: answer directly, without reading the body.
-                too_large = self._too_large()
-                response = error_response(
-                    status_code=too_large.status_code,
-                    error=error_code_for(too_large.status_code),
-                    message=too_large.detail,
-                    request_id=str(scope.get("state", {}).get("request_id", "unknown")),
-                )
-                await response(scope, receive, send)
-                return
+        declared = declared_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            # Outside the exception handlers here: answer directly, without reading the body.
+            too_large = self._too_large()
+            response = error_response(
+                status_code=too_large.status_code,
+                error=error_code_for(too_large.status_code),
+                message=too_large.detail,
+                request_id=str(scope.get("state", {}).get("request_id", "unknown")),
+            )
+            await response(scope, receive, send)
+            return
 
         received = 0
 
