@@ -1,0 +1,459 @@
+"""The baked service as a real process: `uvicorn` on 127.0.0.1, its own virtualenv, its own log files.
+
+`BakedService.prepare(project)` takes a project baked by cookiecutter, writes `e2e_app.py` into it (the
+service's own app plus two routes only this tier needs), and makes sure a cached virtualenv holds the
+project's dependencies. `migrate(url)` runs `alembic upgrade head`; `run(workdir, **env)` starts uvicorn and
+yields a `RunningService` once `/health/live` answers, and stops it with SIGTERM on exit.
+
+The virtualenv holds the project's dependencies only, never the project: the bake folder changes with every
+run, so the service is imported from its folder (cwd and PYTHONPATH), as `uvicorn app.main:app` is run there.
+
+`ServiceClient` talks to it (standard library only, keep-alive); `FailingUpstream` stands in for an upstream
+API that answers every call with a 500.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from email.message import Message
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from .bugsink import cache_dir
+
+SERVICE_TEMPLATE = Path(__file__).resolve().parents[2] / "{{cookiecutter.project_slug}}"
+SERVICE_APP = "app.main:app"
+E2E_APP = "e2e_app:app"
+READY_TIMEOUT_SECONDS = 30.0
+PORT_ATTEMPTS = 3
+STOP_TIMEOUT_SECONDS = 15.0
+INSTALL_TIMEOUT_SECONDS = 900
+MIGRATE_TIMEOUT_SECONDS = 120
+
+# What every run gets unless a test overrides it: the settings of a staging deployment with debug routes on.
+BASE_SETTINGS = {
+    "ENVIRONMENT": "staging",
+    "LOG_FORMAT": "json",
+    "ENABLE_DEBUG_ROUTES": "true",
+    "SENTRY_TRACES_SAMPLE_RATE": "0",
+}
+# Taken from the test process; everything else (SENTRY_*, DATABASE_URL, VIRTUAL_ENV...) is left behind.
+_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+
+_IMPORT_CHECK = "import fastapi, sentry_sdk, sqlalchemy, structlog, uvicorn, alembic, asyncpg, aiosqlite"
+
+# Sets Linux's parent-death signal, then becomes the service: if the test process dies without its teardown,
+# the service gets SIGTERM instead of living on.
+_LAUNCHER = """
+import ctypes, os, signal, sys
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+if os.getppid() == int(os.environ.pop("E2E_PARENT_PID")):
+    os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+E2E_APP_SOURCE = '''\
+"""The baked service plus two routes that only the end-to-end tier needs. Written by tests/e2e/service.py."""
+
+from typing import Any
+
+from fastapi import Request
+
+from app.core.sentry import set_request_user
+from app.main import create_app
+
+app = create_app()
+
+
+@app.get("/e2e/users/{user_id}/failure")
+async def fail_for_signed_in_user(user_id: str, request: Request) -> None:
+    """A signed-in user's request that fails unexpectedly."""
+    set_request_user(user_id, settings=request.app.state.settings)
+    raise RuntimeError("e2e: unexpected failure for a signed-in user")
+
+
+@app.post("/e2e/failure-holding-secrets")
+async def fail_holding_secrets(request: Request) -> None:
+    """Fails with credentials in its frame locals, as code that handles them would."""
+    body: dict[str, Any] = await request.json()
+    api_token = body["oauth"]["refresh_token"]  # noqa: F841  (a local for the scrubber to find)
+    raise RuntimeError("e2e: unexpected failure while holding a token")
+'''
+
+
+class ServiceError(RuntimeError):
+    """The service could not be installed, migrated, started or stopped."""
+
+
+def venv_dir() -> Path:
+    """The virtualenv for the template's current dependencies: keyed by a hash of its pyproject.toml."""
+    digest = hashlib.sha256((SERVICE_TEMPLATE / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    return cache_dir() / f"service-venv-{digest}"
+
+
+def project_dependencies(project: Path) -> list[str]:
+    """The `[project] dependencies` of a baked project: what its code needs at run time, nothing else."""
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    return [str(requirement) for requirement in pyproject["project"]["dependencies"]]
+
+
+@contextlib.contextmanager
+def _cache_lock(name: str) -> Iterator[None]:
+    """Serialise installs across processes (pytest-xdist workers, two terminals)."""
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with (cache_dir() / f"{name}.lock").open("w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _run(command: list[str], *, what: str, timeout: float, **kwargs: Any) -> str:
+    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout, **kwargs)
+    if result.returncode != 0:
+        raise ServiceError(f"{what} failed: {' '.join(command)}\n{result.stdout[-3000:]}{result.stderr[-4000:]}")
+    return str(result.stdout)
+
+
+def _installed(venv: Path, dependencies: list[str]) -> bool:
+    marker = venv / "e2e-dependencies.json"
+    python = venv / "bin" / "python"
+    if not (marker.exists() and python.exists()) or json.loads(marker.read_text()) != dependencies:
+        return False
+    check = subprocess.run([str(python), "-c", _IMPORT_CHECK], capture_output=True, timeout=60, check=False)
+    return check.returncode == 0
+
+
+def _uv_command() -> list[str] | None:
+    uv = shutil.which("uv")
+    if uv:
+        return [uv]
+    probe = subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True, check=False)
+    return [sys.executable, "-m", "uv"] if probe.returncode == 0 else None
+
+
+def ensure_venv(project: Path) -> Path:
+    """Return a virtualenv holding the baked project's dependencies, installing them first if needed.
+
+    The project itself is not installed: its folder changes with every bake. uv is used when found, else pip.
+    """
+    venv = venv_dir()
+    dependencies = project_dependencies(project)
+    if _installed(venv, dependencies):
+        return venv
+    with _cache_lock(venv.name):
+        if _installed(venv, dependencies):  # another process installed it while we waited
+            return venv
+        shutil.rmtree(venv, ignore_errors=True)
+        uv = _uv_command()
+        if uv:
+            _run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], what="uv venv", timeout=300)
+            env = {**os.environ, "VIRTUAL_ENV": str(venv)}
+            env.pop("UV_SYSTEM_PYTHON", None)
+            install = [*uv, "pip", "install", "--quiet", "--compile-bytecode", *dependencies]
+            _run(install, what="installing the service's dependencies", env=env, timeout=INSTALL_TIMEOUT_SECONDS)
+        else:
+            _run([sys.executable, "-m", "venv", str(venv)], what="python -m venv", timeout=300)
+            install = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *dependencies]
+            _run(install, what="installing the service's dependencies", timeout=INSTALL_TIMEOUT_SECONDS)
+        _run([str(venv / "bin" / "python"), "-c", _IMPORT_CHECK], what="importing the stack", timeout=120)
+        (venv / "e2e-dependencies.json").write_text(json.dumps(dependencies))
+    return venv
+
+
+def free_port() -> int:
+    """A 127.0.0.1 port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def sqlite_url(path: Path) -> str:
+    """The service's DATABASE_URL for an SQLite file."""
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@dataclass(frozen=True)
+class BakedService:
+    """A baked project and the virtualenv that runs it. Create it with `prepare`."""
+
+    project: Path
+    venv: Path
+    setup_seconds: float
+
+    @classmethod
+    def prepare(cls, project: Path) -> BakedService:
+        """Write `e2e_app.py` into the project and make sure its dependencies are installed."""
+        began = time.monotonic()
+        (project / "e2e_app.py").write_text(E2E_APP_SOURCE, encoding="utf-8")
+        venv = ensure_venv(project)
+        return cls(project=project, venv=venv, setup_seconds=time.monotonic() - began)
+
+    @property
+    def python(self) -> Path:
+        return self.venv / "bin" / "python"
+
+    def environment(self, **settings: str) -> dict[str, str]:
+        """The process environment: inherited basics, the staging settings, then `settings`."""
+        env = {name: os.environ[name] for name in _INHERITED if name in os.environ}
+        env |= {"PYTHONPATH": str(self.project), "PYTHONUNBUFFERED": "1", **BASE_SETTINGS, **settings}
+        return env
+
+    def migrate(self, database_url: str) -> None:
+        """`alembic upgrade head` against `database_url`, as a user runs it from the project folder."""
+        _run(
+            [str(self.python), "-m", "alembic", "upgrade", "head"],
+            what="alembic upgrade head",
+            cwd=self.project,
+            env=self.environment(DATABASE_URL=database_url),
+            timeout=MIGRATE_TIMEOUT_SECONDS,
+        )
+
+    @contextlib.contextmanager
+    def run(self, workdir: Path, *, app: str = SERVICE_APP, **settings: str) -> Iterator[RunningService]:
+        """Start `uvicorn <app>` on a free 127.0.0.1 port with `settings` in its environment.
+
+        Yields once `/health/live` answers; stdout and stderr go to files in `workdir`. On exit the service is
+        stopped (SIGTERM) unless the test already stopped it.
+        """
+        workdir.mkdir(parents=True, exist_ok=True)
+        service = self._start_live(workdir, app, settings)
+        try:
+            yield service
+        finally:
+            service.stop()
+
+    def _start_live(self, workdir: Path, app: str, settings: dict[str, str]) -> RunningService:
+        # The port is free when chosen but not held: another process may take it first. Then try another.
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            service = self._start(workdir, app, settings, free_port())
+            try:
+                service.wait_until_live(READY_TIMEOUT_SECONDS)
+            except ServiceError:
+                if attempt == PORT_ATTEMPTS or "address already in use" not in service.output_tail().lower():
+                    raise
+            else:
+                return service
+        raise AssertionError("unreachable")
+
+    def _start(self, workdir: Path, app: str, settings: dict[str, str], port: int) -> RunningService:
+        command = [
+            str(self.python), "-c", _LAUNCHER, str(self.python),
+            "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+        ]  # fmt: skip
+        stdout_path, stderr_path = workdir / "stdout.log", workdir / "stderr.log"
+        with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
+            process = subprocess.Popen(
+                command,
+                cwd=self.project,
+                env={**self.environment(**settings), "E2E_PARENT_PID": str(os.getpid())},
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+            )
+        return RunningService(process, f"http://127.0.0.1:{port}", stdout_path, stderr_path)
+
+
+class RunningService:
+    """A uvicorn process serving the baked project, and what it wrote."""
+
+    def __init__(self, process: subprocess.Popen[bytes], url: str, stdout_path: Path, stderr_path: Path) -> None:
+        self.process = process
+        self.url = url
+        """`http://127.0.0.1:<port>`"""
+        self.stdout_path = stdout_path
+        self.stderr_path = stderr_path
+        self.start_seconds = 0.0
+        """Time from starting the process to the first answer of `/health/live`."""
+        self.exit_seconds: float | None = None
+        """Time from SIGTERM to the process's exit, once `stop` ran; None if it had to be killed."""
+
+    def wait_until_live(self, timeout: float) -> None:
+        began = time.monotonic()
+        deadline = began + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServiceError(f"the service exited with {self.process.returncode}:\n{self.output_tail()}")
+            with contextlib.suppress(OSError, http.client.HTTPException), ServiceClient(self.url, 2) as client:
+                if client.get("/health/live").status_code == HTTPStatus.OK:
+                    self.start_seconds = time.monotonic() - began
+                    return
+            time.sleep(0.05)
+        self.stop()
+        raise ServiceError(f"the service did not answer at {self.url} within {timeout} s:\n{self.output_tail()}")
+
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> float | None:
+        """SIGTERM, then wait up to `timeout` s; SIGKILL to its process group after that. Returns exit_seconds."""
+        if self.process.poll() is not None:
+            return self.exit_seconds
+        began = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+            self.exit_seconds = time.monotonic() - began
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):  # the group is ours: the service leads its own session
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout)
+        return self.exit_seconds
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(encoding="utf-8", errors="replace")
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
+
+    def log_lines(self) -> list[str]:
+        """Every line the service wrote to stdout."""
+        return self.stdout().splitlines()
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """stdout parsed as JSON lines; fails on the first line that is not a JSON object."""
+        records = []
+        for number, line in enumerate(self.log_lines(), 1):
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError(f"line {number} is JSON but not an object: {line}")
+            records.append(record)
+        return records
+
+    def output_tail(self, lines: int = 40) -> str:
+        """The end of stdout and stderr, for failure messages."""
+        out = "\n".join(self.log_lines()[-lines:])
+        err = "\n".join(self.stderr().splitlines()[-lines:])
+        return f"--- stdout ---\n{out}\n--- stderr ---\n{err}"
+
+
+@dataclass(frozen=True)
+class Response:
+    """One answer of the service, and how long the client waited for all of it."""
+
+    status_code: int
+    headers: Message
+    """Case-insensitive: `headers["X-Request-ID"]`."""
+    content: bytes
+    elapsed: float
+    """Seconds from sending the request to reading the last byte of the answer."""
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class ServiceClient:
+    """HTTP/1.1 to the service over one kept-alive connection, standard library only."""
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self._connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+    ) -> Response:
+        target = f"{path}?{urllib.parse.urlencode(params)}" if params else path
+        all_headers = dict(headers or {})
+        body = None
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            all_headers["Content-Type"] = "application/json"
+        began = time.perf_counter()
+        try:
+            self._connection.request(method, target, body=body, headers=all_headers)
+            answer = self._connection.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if method != "GET":
+                raise
+            # The server closed the kept-alive connection between requests: a GET may be sent again.
+            self._connection.close()
+            self._connection.request(method, target, body=body, headers=all_headers)
+            answer = self._connection.getresponse()
+        content = answer.read()
+        return Response(answer.status, answer.headers, content, time.perf_counter() - began)
+
+    def get(self, path: str, **options: Any) -> Response:
+        return self.request("GET", path, **options)
+
+    def post(self, path: str, **options: Any) -> Response:
+        return self.request("POST", path, **options)
+
+    def delete(self, path: str, **options: Any) -> Response:
+        return self.request("DELETE", path, **options)
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def __enter__(self) -> ServiceClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _Answer500(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.server.calls += 1  # type: ignore[attr-defined]
+        body = b'{"error": "upstream is broken"}'
+        self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the test output is no place for an access log."""
+
+
+class FailingUpstream:
+    """An HTTP server on 127.0.0.1 that answers every GET with a 500, standing in for a broken upstream API."""
+
+    def __init__(self) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer500)
+        self._server.calls = 0  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="failing-upstream", daemon=True)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def calls(self) -> int:
+        """How many requests it answered so far."""
+        return int(self._server.calls)  # type: ignore[attr-defined]
+
+    def __enter__(self) -> FailingUpstream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
