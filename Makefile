@@ -10,12 +10,13 @@ PYTEST_ARGS ?=
 export E2E_CACHE_DIR ?= $(CACHE)
 export BENCH_CACHE_DIR ?= $(CACHE)
 
-.PHONY: help install demo test test-template test-generated test-e2e bench lint clean
+.PHONY: help install demo test test-template test-generated test-e2e test-fuzz bench lint clean
 
 help:
 	@echo "make demo   bake a service with default answers and serve it on 127.0.0.1:$(PORT)"
 	@echo "make test   install what the template's tests need and run every tier"
 	@echo "make test-e2e   only the end-to-end tier (real bugsink, uvicorn, PostgreSQL)"
+	@echo "make test-fuzz  only the schemathesis run against the baked service"
 	@echo "make bench  benchmark the baked service against bare FastAPI (not part of make test)"
 
 $(BIN)/.installed: pyproject.toml
@@ -52,6 +53,9 @@ test-generated: install
 
 test-e2e: install
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+test-fuzz: install
+	$(BIN)/python -m pytest tests/test_fuzz.py $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)

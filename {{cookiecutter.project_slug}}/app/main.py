@@ -58,7 +58,12 @@ def create_app(settings: Settings | None = None, *, sentry_transport: Transport 
         title=settings.PROJECT_NAME,
         version=VERSION,
         lifespan=lifespan,
-        responses={500: {"model": ErrorResponse, "description": "Unexpected error"}},
+        # Answers any operation may give; declaring 422 replaces FastAPI's own 422 model, which we never send.
+        responses={
+            413: {"model": ErrorResponse, "description": "Request body over MAX_REQUEST_BODY_BYTES"},
+            422: {"model": ErrorResponse, "description": "Invalid parameters or body"},
+            500: {"model": ErrorResponse, "description": "Unexpected error"},
+        },
     )
     app.state.settings = settings
     # Added innermost first: the request context wraps everything, the body limit sits inside it.

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.schemas.post import BODY_MAX_LENGTH, PAGE_MAX_LIMIT
+from app.schemas.post import BODY_MAX_LENGTH, ID_MAX, PAGE_MAX_LIMIT
 
 POSTS = "/api/v1/posts"
 
@@ -54,6 +54,8 @@ async def test_created_post_can_be_read_back(client: httpx.AsyncClient) -> None:
         ({"title": "x" * 201, "body": "long title"}, "body.title"),
         ({"title": "long body", "body": "x" * (BODY_MAX_LENGTH + 1)}, "body.body"),
         ({"title": "extra", "body": "", "author": "me"}, "body.author"),
+        ({"title": "nul\x00", "body": "NUL in the title"}, "body.title"),
+        ({"title": "NUL in the body", "body": "nul\x00"}, "body.body"),
     ],
 )
 async def test_invalid_post_is_rejected_with_the_field_named(
@@ -110,7 +112,9 @@ async def test_list_of_an_empty_table_is_an_empty_page(client: httpx.AsyncClient
     assert response.json() == {"items": [], "total": 0, "limit": 20, "offset": 0}
 
 
-@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": PAGE_MAX_LIMIT + 1}, {"offset": -1}, {"limit": "x"}])
+@pytest.mark.parametrize(
+    "params", [{"limit": 0}, {"limit": PAGE_MAX_LIMIT + 1}, {"offset": -1}, {"offset": ID_MAX + 1}, {"limit": "x"}]
+)
 async def test_list_rejects_out_of_range_paging(client: httpx.AsyncClient, params: dict[str, Any]) -> None:
     response = await client.get(POSTS, params=params)
 
@@ -126,6 +130,14 @@ async def test_missing_post_is_not_found(client: httpx.AsyncClient) -> None:
 
 async def test_non_integer_post_id_is_rejected(client: httpx.AsyncClient) -> None:
     response = await client.get(f"{POSTS}/abc")
+
+    assert_error(response, 422, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize("post_id", [0, ID_MAX + 1, 2**64])
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+async def test_out_of_range_post_id_is_rejected(client: httpx.AsyncClient, method: str, post_id: int) -> None:
+    response = await client.request(method, f"{POSTS}/{post_id}", json={"body": "x"} if method == "PATCH" else None)
 
     assert_error(response, 422, "VALIDATION_ERROR")
 
@@ -197,4 +209,4 @@ async def test_openapi_documents_errors_with_the_envelope(client: httpx.AsyncCli
             for status, response in operation["responses"].items():
                 if status.startswith(("4", "5")):
                     assert response["content"]["application/json"]["schema"] == error_ref
-    assert {"404", "409", "422", "503"} <= set(operations[1]["patch"]["responses"])
+    assert {"400", "404", "409", "422", "503"} <= set(operations[1]["patch"]["responses"])

@@ -11,9 +11,16 @@ from app.models.post import TITLE_MAX_LENGTH
 
 BODY_MAX_LENGTH = 10_000
 PAGE_MAX_LIMIT = 100
+# posts.id is an INTEGER: PostgreSQL refuses a larger number even in a comparison, so refuse it first, with a 422.
+ID_MAX = 2**31 - 1
+# PostgreSQL text cannot hold NUL characters: refuse them here with a 422, not in the database with a 500.
+WITHOUT_NUL = r"^[^\x00]*$"
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH)]
-Body = Annotated[str, Field(max_length=BODY_MAX_LENGTH)]
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH, pattern=WITHOUT_NUL),
+]
+Body = Annotated[str, Field(max_length=BODY_MAX_LENGTH, pattern=WITHOUT_NUL)]
 
 
 class PostCreate(BaseModel):

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from app.api.deps import PostServiceDep
 from app.schemas.errors import ErrorResponse
-from app.schemas.post import PAGE_MAX_LIMIT, PostCreate, PostPage, PostRead, PostUpdate
+from app.schemas.post import ID_MAX, PAGE_MAX_LIMIT, PostCreate, PostPage, PostRead, PostUpdate
 
 ERROR: dict[str, Any] = {"model": ErrorResponse}
+# FastAPI answers 400 to a body it cannot read as JSON text at all: not UTF-8, or nested too deep.
+UNREADABLE_BODY: dict[str, Any] = {**ERROR, "description": "The body could not be read as JSON"}
+
+PostId = Annotated[int, Path(ge=1, le=ID_MAX)]
 
 router = APIRouter(
     prefix="/posts",
@@ -19,7 +23,7 @@ router = APIRouter(
 )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses={409: ERROR})
+@router.post("", status_code=status.HTTP_201_CREATED, responses={400: UNREADABLE_BODY, 409: ERROR})
 async def create_post(data: PostCreate, service: PostServiceDep) -> PostRead:
     """Create a post; its title must be unique."""
     return PostRead.model_validate(await service.create(data))
@@ -29,25 +33,25 @@ async def create_post(data: PostCreate, service: PostServiceDep) -> PostRead:
 async def list_posts(
     service: PostServiceDep,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX_LIMIT)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=ID_MAX)] = 0,
 ) -> PostPage:
     """List posts, oldest first, one page at a time."""
     return await service.list_page(limit=limit, offset=offset)
 
 
 @router.get("/{post_id}", responses={404: ERROR})
-async def get_post(post_id: int, service: PostServiceDep) -> PostRead:
+async def get_post(post_id: PostId, service: PostServiceDep) -> PostRead:
     """Read one post."""
     return PostRead.model_validate(await service.get(post_id))
 
 
-@router.patch("/{post_id}", responses={404: ERROR, 409: ERROR})
-async def update_post(post_id: int, data: PostUpdate, service: PostServiceDep) -> PostRead:
+@router.patch("/{post_id}", responses={400: UNREADABLE_BODY, 404: ERROR, 409: ERROR})
+async def update_post(post_id: PostId, data: PostUpdate, service: PostServiceDep) -> PostRead:
     """Change some fields of a post."""
     return PostRead.model_validate(await service.update(post_id, data))
 
 
 @router.delete("/{post_id}", status_code=status.HTTP_204_NO_CONTENT, responses={404: ERROR})
-async def delete_post(post_id: int, service: PostServiceDep) -> None:
+async def delete_post(post_id: PostId, service: PostServiceDep) -> None:
     """Delete a post."""
     await service.delete(post_id)
