@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from app.models.post import TITLE_MAX_LENGTH
 
@@ -35,8 +36,9 @@ class PostUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Title | None = None
-    body: Body | None = None
+    # None is only the "left out" marker: the schema documents a string, as the validator below enforces.
+    title: Title | SkipJsonSchema[None] = None
+    body: Body | SkipJsonSchema[None] = None
 
     @field_validator("title", "body")
     @classmethod
