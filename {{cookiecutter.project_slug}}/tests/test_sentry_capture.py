@@ -13,6 +13,7 @@ import structlog
 from fastapi import Depends, FastAPI
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
+from app.core import sentry
 from app.core.config import Settings
 from app.core.sentry import set_request_user
 from app.exceptions import ConflictError, ExternalServiceError, NotFoundError, ServiceUnavailableError
@@ -182,3 +183,39 @@ async def test_without_dsn_nothing_is_sent_and_errors_still_answer(make_settings
         assert response.status_code == 500
         assert response.json()["error"] == "INTERNAL_ERROR"
         assert "event_id" not in response.json()
+
+
+async def test_event_frames_carry_source_context(client: httpx.AsyncClient, events: Events) -> None:
+    await client.get("/sentry-debug")
+    (event,) = events()
+    frames = event["exception"]["values"][-1]["stacktrace"]["frames"]
+    (raising,) = [frame for frame in frames if frame.get("function") == "sentry_debug"]
+    assert "1 / 0" in raising["context_line"]
+    assert raising["pre_context"]
+    assert raising["in_app"] is True
+
+
+async def test_error_storm_sends_a_burst_then_counts_what_it_skips(
+    client: httpx.AsyncClient, events: Events, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limiter = sentry.repeated_errors
+    responses = [await client.get("/sentry-debug") for _ in range(limiter.burst + 5)]
+    assert all(response.status_code == 500 for response in responses)
+    with_event = [response.json()["event_id"] for response in responses if "event_id" in response.json()]
+    assert len(with_event) == limiter.burst
+    assert [event["event_id"] for event in events()] == with_event
+
+    # Once the bucket refills, the next event says how many were skipped meanwhile.
+    monkeypatch.setattr(limiter, "every", 0.0001)
+    response = await client.get("/sentry-debug")
+    sent = events()[-1]
+    assert sent["event_id"] == response.json()["event_id"]
+    assert sent["extra"]["similar_errors_skipped"] == 5
+
+
+async def test_different_errors_are_limited_separately(client: httpx.AsyncClient, events: Events) -> None:
+    for _ in range(sentry.repeated_errors.burst):
+        await client.get("/sentry-debug")
+    response = await client.get("/orders/1")
+    assert "event_id" in response.json()
+    assert len(events()) == sentry.repeated_errors.burst + 1

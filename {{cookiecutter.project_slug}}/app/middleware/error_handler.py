@@ -20,6 +20,7 @@ from starlette import status
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from app.core.sentry import repeated_errors
 from app.exceptions import AppException
 
 if TYPE_CHECKING:
@@ -65,9 +66,21 @@ def error_code_for(status_code: int) -> str:
 
 
 def report(exc: BaseException, path: str = "") -> str | None:
-    """Send an exception to Sentry once and return its event id (None when Sentry is off or sampled out)."""
+    """Send an exception to Sentry once and return its event id (None when Sentry is off or sampled out).
+
+    Repeats of one error beyond a small rate are counted, not sent: see ``RepeatedErrorLimiter``.
+    """
+    if not sentry_sdk.get_client().is_active():
+        # Without a client the SDK still builds the whole event (stack, locals, source lines) to throw it away.
+        return None
     if path.startswith(UNREPORTED_PATH_PREFIX):
         return None
+    send, skipped = repeated_errors.admit(exc)
+    if not send:
+        return None
+    if skipped:
+        extras = {"similar_errors_skipped": skipped}
+        return sentry_sdk.capture_exception(exc, extras=extras) or sentry_sdk.last_event_id()
     return sentry_sdk.capture_exception(exc) or sentry_sdk.last_event_id()
 
 

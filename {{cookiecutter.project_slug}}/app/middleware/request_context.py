@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import sentry_sdk
 import structlog
 
-from app.core.sentry import ACCESS_LOGGER
+from app.core.logging import log_access
 from app.middleware.error_handler import REQUEST_ID_HEADER, unexpected_error_response
 
 if TYPE_CHECKING:
@@ -18,8 +18,6 @@ if TYPE_CHECKING:
 
 _HEADER_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-
-access_log = structlog.get_logger(ACCESS_LOGGER)
 
 
 def incoming_request_id(scope: Scope) -> str | None:
@@ -80,8 +78,7 @@ class RequestContextMiddleware:
             response = unexpected_error_response(exc, request_id, str(scope.get("path", "")))
             await response(scope, receive, send_with_request_id)
         finally:
-            access_log.info(
-                "request",
+            log_access(
                 method=scope.get("method"),
                 path=route_template(scope) or scope.get("path"),
                 status=status,
