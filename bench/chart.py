@@ -1,0 +1,71 @@
+"""Draw a results file's throughput ratios as grouped bars: ``python chart.py RESULTS.json OUT.png``.
+
+Runs in the harness venv (matplotlib), never in the service's.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+GOALS = {
+    ("trivial", "on"): 0.5,
+    ("db", "on"): 0.8,
+    ("trivial", "off"): 0.85,
+    ("db", "off"): 0.85,
+    ("404", "on"): 0.5,
+    ("422", "on"): 0.5,
+    ("500", "on"): 0.25,
+}
+
+
+def main() -> None:
+    results = json.loads(Path(sys.argv[1]).read_text())
+    routes = results["summary"]["routes"]
+    names = list(routes)
+    targets = [t for t in results["config"]["targets"] if t != "bare"]
+    width = 0.8 / max(len(targets), 1)
+    figure, axes = plt.subplots(figsize=(max(7, 1.6 * len(names) + 1), 4.2), dpi=120)
+    for index, target in enumerate(targets):
+        xs = [i + (index - (len(targets) - 1) / 2) * width for i in range(len(names))]
+        ratios = [(routes[n].get(target) or {}).get("ratio") or 0 for n in names]
+        bars = axes.bar(xs, ratios, width * 0.95, label=f"Sentry {target}" if target in ("on", "off") else target)
+        for bar, value in zip(bars, ratios, strict=True):
+            axes.annotate(
+                f"{value:.2f}",
+                (bar.get_x() + bar.get_width() / 2, value),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
+        for i, name in enumerate(names):
+            mode = (routes[name].get(target) or {}).get("mode")
+            goal = GOALS.get((name, mode or ""))
+            if goal is not None:
+                axes.hlines(
+                    goal, xs[i] - width / 2, xs[i] + width / 2, colors="black", linestyles="dashed", linewidth=1.2
+                )
+    axes.axhline(1.0, color="grey", linewidth=0.8)
+    axes.set_xticks(range(len(names)), names)
+    axes.set_ylabel("throughput / bare FastAPI")
+    top = max([1.0] + [(cells.get(t) or {}).get("ratio") or 0 for cells in routes.values() for t in targets])
+    axes.set_ylim(0, max(1.25, top * 1.12))
+    machine = results["machine"]
+    axes.set_title(
+        f"Throughput ratio to bare FastAPI (dashed: goal), {machine['cpu_model']}, {results['started']}", fontsize=9
+    )
+    axes.legend(fontsize=8, loc="upper left")
+    figure.tight_layout()
+    figure.savefig(sys.argv[2])
+
+
+if __name__ == "__main__":
+    main()

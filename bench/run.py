@@ -1,0 +1,375 @@
+"""Benchmark a baked service against bare FastAPI with the same routes.
+
+    python -m bench                      # full run: 3 interleaved rounds, writes bench/results/ and docs/
+    python -m bench --quick              # smoke run of a few seconds: only proves it produces numbers
+    python -m bench --design p01=bench/proposals/01-x.patch --targets on   # compare a proposal with today
+
+Each round starts every target in turn (bare FastAPI, the service with Sentry off, with Sentry on), loads each
+route with wrk pinned to core 1 while uvicorn runs pinned to core 0, and stops it. Sentry's events go to a local
+sink that accepts and discards them, so the SDK's transport does its real work. Ratios are per round (target
+over bare, same round), then the median over rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # `python bench/run.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    __package__ = "bench"
+
+from bench import loadgen, prepare, report
+from bench.loadgen import PacedStream, Request
+from bench.servers import LOAD_CORE, Server, Sink, http_call
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+SEED_SCRIPT = """
+import asyncio, os
+from sqlalchemy.ext.asyncio import create_async_engine
+from app.db.base import Base
+from app.models.post import Post
+
+async def main():
+    engine = create_async_engine(os.environ["DATABASE_URL"])
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.drop_all)
+        await connection.run_sync(Base.metadata.create_all)
+        await connection.execute(Post.__table__.insert().values(id=1, title="bench", body="one row"))
+    await engine.dispose()
+
+asyncio.run(main())
+"""
+VERSIONS_SCRIPT = """
+import importlib.metadata as m, json
+names = ["fastapi", "starlette", "sentry-sdk", "structlog", "uvicorn", "uvloop", "httptools", "pydantic",
+         "sqlalchemy", "aiosqlite", "orjson"]
+print(json.dumps({n: m.version(n) for n in names}))
+"""
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    request: Request
+    status: int
+    label: str
+
+
+ROUTES: dict[str, Route] = {
+    route.name: route
+    for route in (
+        Route("trivial", Request("GET", "/health/live"), 200, "GET /health/live"),
+        Route("db", Request("GET", "/api/v1/posts/1"), 200, "GET /api/v1/posts/1 (one row, SQLite)"),
+        Route("404", Request("GET", "/api/v1/no-such-route"), 404, "GET unknown route"),
+        Route("422", Request("POST", "/api/v1/posts", b"{}"), 422, "POST /api/v1/posts {}"),
+        Route("500", Request("GET", "/sentry-debug"), 500, "GET /sentry-debug (ZeroDivisionError)"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Design:
+    """A version of the template: today's, or today's with proposal patches applied."""
+
+    name: str
+    patches: tuple[Path, ...] = ()
+
+
+@dataclass
+class Target:
+    name: str
+    app: str
+    app_dir: Path
+    env: dict[str, str]
+    design: str | None = None
+    mode: str | None = None
+
+
+@dataclass
+class Options:
+    rounds: int
+    duration: float
+    warmup: float
+    connections: int
+    storm_duration: float
+    calm_rate: float
+    storm_rate: float
+    routes: list[str]
+    modes: list[str]
+    designs: list[Design]
+    output: Path
+    docs: bool
+    quick: bool
+    tool: str
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_args(argv: list[str] | None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--duration", type=float, default=6.0, help="seconds of load per route and round")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of unrecorded load before each route")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
+    parser.add_argument("--storm-duration", type=float, default=6.0, help="seconds of each calm/storm phase")
+    parser.add_argument("--calm-rate", type=float, default=200.0, help="healthy req/s during calm and storm")
+    parser.add_argument("--storm-rate", type=float, default=200.0, help="failing req/s during the storm")
+    parser.add_argument("--routes", default=",".join(ROUTES), help=f"comma-separated, from {','.join(ROUTES)}")
+    parser.add_argument("--targets", default="off,on", help="service modes to run next to bare: off,on")
+    parser.add_argument(
+        "--design",
+        action="append",
+        default=[],
+        metavar="NAME[=PATCH[+PATCH...]]",
+        help="a design to benchmark (repeatable); default: 'current', the template as it is",
+    )
+    parser.add_argument("--output", type=Path, default=BENCH_DIR / "results", help="where results are written")
+    parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md and .png")
+    parser.add_argument("--quick", action="store_true", help="a few seconds per target: proves it produces numbers")
+    parser.add_argument("--tool", choices=["auto", "wrk", "python"], default="auto", help="load generator")
+    args = parser.parse_args(argv)
+
+    designs = []
+    for spec in args.design or ["current"]:
+        name, _, patches = spec.partition("=")
+        designs.append(Design(name, tuple(Path(p).resolve() for p in patches.split("+") if p)))
+    options = Options(
+        rounds=args.rounds,
+        duration=args.duration,
+        warmup=args.warmup,
+        connections=args.connections,
+        storm_duration=args.storm_duration,
+        calm_rate=args.calm_rate,
+        storm_rate=args.storm_rate,
+        routes=[r for r in args.routes.split(",") if r],
+        modes=[m for m in args.targets.split(",") if m],
+        designs=designs,
+        output=args.output,
+        docs=not args.no_docs and not args.quick,
+        quick=args.quick,
+        tool=args.tool,
+    )
+    if args.quick:
+        options.rounds, options.duration, options.warmup = 1, 1.0, 0.0
+        options.storm_duration, options.connections = 1.0, 16
+    unknown = set(options.routes) - set(ROUTES) or set(options.modes) - {"on", "off"}
+    if unknown:
+        parser.error(f"unknown route or target: {sorted(unknown)}")
+    return options
+
+
+# ------------------------------------------------------------------------------------------------ set-up
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    wrk = shutil.which("wrk")
+    wrk_version = ""
+    if wrk:
+        done = subprocess.run([wrk, "--version"], capture_output=True, text=True, check=False)
+        wrk_version = (
+            (done.stdout or done.stderr).splitlines()[0].split(" [")[0] if (done.stdout or done.stderr) else ""
+        )
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model or platform.processor(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "load_generator": wrk_version or "python (wrk not found)",
+        "loadavg_start": list(os.getloadavg()),
+    }
+
+
+def service_env(database_url: str, dsn: str) -> dict[str, str]:
+    """Production's tuning (traces 0.05, JSON logs at INFO) on SQLite: ENVIRONMENT=staging, debug routes on."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SENTRY_", "DATABASE_", "LOG_", "ENVIRONMENT"))}
+    return env | {
+        "ENVIRONMENT": "staging",
+        "DATABASE_URL": database_url,
+        "SENTRY_DSN": dsn,
+        "SENTRY_TRACES_SAMPLE_RATE": "0.05",
+        "SENTRY_PROFILES_SAMPLE_RATE": "0.0",
+        "LOG_LEVEL": "INFO",
+        "LOG_FORMAT": "json",
+        "ENABLE_DEBUG_ROUTES": "true",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+def build_targets(options: Options, work: Path, sink: Sink, say: Any) -> tuple[list[Target], str, dict[str, Any]]:
+    projects: dict[str, Path] = {}
+    for design in options.designs:
+        say(f"baking {design.name}" + (f" with {', '.join(p.name for p in design.patches)}" if design.patches else ""))
+        projects[design.name] = prepare.bake(list(design.patches))
+    first = projects[options.designs[0].name]
+    say("preparing the service venv (uv, cached)")
+    python = str(prepare.service_python(first))
+    database = work / "bench.db"
+    database_url = f"sqlite+aiosqlite:///{database}"
+    subprocess.run([python, "-c", SEED_SCRIPT], cwd=first, env=service_env(database_url, ""), check=True, timeout=60)
+    versions = json.loads(subprocess.run([python, "-c", VERSIONS_SCRIPT], capture_output=True, check=True).stdout)
+
+    targets = [Target("bare", "bare_app:app", BENCH_DIR, service_env(database_url, ""))]
+    for design in options.designs:
+        for mode in options.modes:
+            name = mode if len(options.designs) == 1 else f"{design.name}/{mode}"
+            dsn = sink.dsn if mode == "on" else ""
+            env = service_env(database_url, dsn)
+            targets.append(Target(name, "app.main:app", projects[design.name], env, design.name, mode))
+    return targets, python, versions
+
+
+# ------------------------------------------------------------------------------------------------ runs
+
+
+def probe(port: int, route: Route, target: Target) -> dict[str, Any]:
+    status, body = http_call(port, route.request.method, route.request.path, route.request.body)
+    if status != route.status:
+        raise RuntimeError(f"{target.name} {route.label}: expected {route.status}, got {status}: {body[:300]!r}")
+    return {"status": status, "body": body[:200].decode("utf-8", "replace")}
+
+
+def run_routes(options: Options, server: Server, target: Target, sink: Sink, round_no: int, say: Any) -> list[dict]:
+    rows = []
+    for name in options.routes:
+        route = ROUTES[name]
+        checked = probe(server.port, route, target)
+        if options.warmup > 0:
+            loadgen.closed_loop(
+                server.url,
+                route.request,
+                duration=options.warmup,
+                connections=options.connections,
+                core=LOAD_CORE,
+                tool=options.tool,
+            )
+        before = sink.stats() if target.mode == "on" else None
+        result = loadgen.closed_loop(
+            server.url,
+            route.request,
+            duration=options.duration,
+            connections=options.connections,
+            core=LOAD_CORE,
+            tool=options.tool,
+        )
+        row = {"round": round_no, "target": target.name, "design": target.design, "mode": target.mode}
+        row |= {"route": name, **result.as_dict(), "probe": checked}
+        if before is not None:
+            # The SDK sends from a background thread, which the load starves: give it a moment to catch up.
+            deadline = time.monotonic() + (5.0 if name == "500" else 0.2)
+            while True:
+                time.sleep(0.2)
+                after = sink.stats()
+                got = after["items"].get("event", 0) > before["items"].get("event", 0)
+                if got or time.monotonic() > deadline:
+                    break
+            row["sink_events"] = after["items"].get("event", 0) - before["items"].get("event", 0)
+            row["sink_transactions"] = after["items"].get("transaction", 0) - before["items"].get("transaction", 0)
+            if name == "500":
+                row["last_event"] = after.get("last_event")
+        rows.append(row)
+        say(
+            f"  round {round_no} {target.name:>12} {name:>8}: {result.rps:9.1f} req/s  p50 {result.p50_ms:7.2f} ms"
+            f"  p99 {result.p99_ms:7.2f} ms"
+        )
+    return rows
+
+
+def run_storm(options: Options, server: Server, target: Target, round_no: int, say: Any) -> list[dict]:
+    healthy = PacedStream("healthy", ROUTES["trivial"].request, options.calm_rate, connections=16)
+    failing = PacedStream("failing", ROUTES["500"].request, options.storm_rate, connections=32)
+    rows = []
+    for phase, streams in (("calm", [healthy]), ("storm", [healthy, failing])):
+        results = loadgen.paced(server.url, streams, duration=options.storm_duration, core=LOAD_CORE)
+        for stream, result in results.items():
+            rows.append(
+                {"round": round_no, "target": target.name, "phase": phase, "stream": stream, **result.as_dict()}
+            )
+        say(
+            f"  round {round_no} {target.name:>12} {phase:>8}: healthy p50 {results['healthy'].p50_ms:7.2f} ms"
+            f"  p99 {results['healthy'].p99_ms:7.2f} ms"
+        )
+    return rows
+
+
+def run(options: Options, say: Any = print) -> dict[str, Any]:
+    started = time.time()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    work = prepare.cache_dir() / "runs" / stamp
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"started": stamp, "machine": machine()}
+    with Sink(str(sys.executable)) as sink:
+        targets, python, versions = build_targets(options, work, sink, say)
+        results["versions"] = versions
+        results["config"] = {
+            "rounds": options.rounds,
+            "duration_s": options.duration,
+            "warmup_s": options.warmup,
+            "connections": options.connections,
+            "routes": {n: ROUTES[n].label for n in options.routes},
+            "targets": [t.name for t in targets],
+            "quick": options.quick,
+            "designs": {
+                d.name: [str(p.relative_to(REPO_DIR)) if p.is_relative_to(REPO_DIR) else str(p) for p in d.patches]
+                for d in options.designs
+            },
+            "storm": {
+                "duration_s": options.storm_duration,
+                "healthy_rps": options.calm_rate,
+                "failing_rps": options.storm_rate,
+            },
+            "server": "uvicorn --loop uvloop --http httptools --no-access-log, 1 worker, taskset -c 0",
+            "command": "python -m bench " + " ".join(sys.argv[1:]),
+        }
+        runs: list[dict] = []
+        storms: list[dict] = []
+        for round_no in range(1, options.rounds + 1):
+            # Rotate the order each round so no target always runs first (or last) after a restart.
+            shift = (round_no - 1) % len(targets)
+            for target in targets[shift:] + targets[:shift]:
+                with Server(
+                    python, target.app, target.app_dir, target.env, work / f"{target.name.replace('/', '-')}.log"
+                ) as server:
+                    runs += run_routes(options, server, target, sink, round_no, say)
+                    if "500" in options.routes and target.mode != "off":
+                        storms += run_storm(options, server, target, round_no, say)
+        results["runs"] = runs
+        results["storm_runs"] = storms
+        results["sink"] = sink.stats()
+    results["machine"]["loadavg_end"] = list(os.getloadavg())
+    results["elapsed_s"] = round(time.time() - started, 1)
+    results["summary"] = report.summarize(results)
+    shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    results = run(options)
+    paths = report.write(results, options.output, docs=options.docs)
+    print(report.markdown_table(results))
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""The benchmark harness runs end to end: `python -m bench --quick` bakes, serves, loads and reports numbers.
+
+A smoke run only: one short round per target, so the numbers prove nothing about speed, only that every route
+answered with the status it should and every output was written. The baked project's venv is cached under
+${BENCH_CACHE_DIR:-$HOME/.cache/fastapi-sentry-template}, so after the first run this takes well under a minute.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+QUICK_TIMEOUT_SECONDS = 240
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("uv") is None or shutil.which("taskset") is None, reason="the benchmark needs uv and taskset"
+)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("bench-results")
+    # A run must never rewrite the committed docs page: --quick writes only into --output.
+    docs_before = (
+        (TEMPLATE_DIR / "docs" / "benchmarks.md").read_bytes()
+        if (TEMPLATE_DIR / "docs" / "benchmarks.md").exists()
+        else None
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--output", str(output)],
+        cwd=TEMPLATE_DIR,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=QUICK_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    docs_after = (TEMPLATE_DIR / "docs" / "benchmarks.md").read_bytes() if docs_before is not None else None
+    assert docs_after == docs_before, "a quick run must not touch docs/benchmarks.md"
+    return output
+
+
+def _results(output: Path) -> dict[str, Any]:
+    return dict(json.loads((output / "latest.json").read_text()))
+
+
+def test_quick_run_writes_json_markdown_and_chart(quick_run: Path) -> None:
+    assert (quick_run / "latest.json").stat().st_size > 0
+    assert (quick_run / "latest.md").stat().st_size > 0
+    assert list(quick_run.glob("*-quick.png")), "the chart was not drawn"
+
+
+def test_every_route_has_throughput_and_latency_for_every_target(quick_run: Path) -> None:
+    summary = _results(quick_run)["summary"]["routes"]
+    assert set(summary) == {"trivial", "db", "404", "422", "500"}
+    for route, cells in summary.items():
+        assert set(cells) == {"bare", "off", "on"}, route
+        for target, cell in cells.items():
+            for key in ("rps", "p50_ms", "p99_ms"):
+                value = cell[key]
+                assert isinstance(value, float | int), (route, target, key)
+                assert math.isfinite(value), (route, target, key)
+                assert value > 0, (route, target, key)
+            if target != "bare":
+                assert cell["ratio"] > 0, (route, target)
+
+
+def test_sentry_events_reach_the_local_sink_with_a_stack_trace(quick_run: Path) -> None:
+    event = _results(quick_run)["summary"]["routes"]["500"]["on"]["last_event"]
+    assert event is not None, "no error event reached the sink"
+    assert event["exception_types"] == ["ZeroDivisionError"]
+    assert event["frames"] > 0
+
+
+def test_results_name_the_machine_and_library_versions(quick_run: Path) -> None:
+    results = _results(quick_run)
+    assert results["machine"]["nproc"] >= 1
+    assert results["machine"]["cpu_model"]
+    assert {"fastapi", "starlette", "sentry-sdk", "uvicorn"} <= set(results["versions"])
+    markdown = (quick_run / "latest.md").read_text()
+    assert "| trivial |" in markdown
+    assert "req/s" in markdown
+
+
+def test_error_storm_reports_healthy_latency_calm_and_storm(quick_run: Path) -> None:
+    storm = _results(quick_run)["summary"]["storm"]
+    for target in ("bare", "on"):
+        assert storm[target]["calm_p99"] > 0
+        assert storm[target]["storm_p99"] > 0
