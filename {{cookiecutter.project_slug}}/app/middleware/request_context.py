@@ -11,6 +11,7 @@ import sentry_sdk
 import structlog
 
 from app.core.logging import log_access
+from app.core.sentry_request import route_template, sentry_request
 from app.middleware.error_handler import REQUEST_ID_HEADER, unexpected_error_response
 
 if TYPE_CHECKING:
@@ -28,14 +29,6 @@ def incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
-def route_template(scope: Scope) -> str | None:
-    """The matched route's full path template, e.g. ``/api/v1/posts/{post_id}``; None when nothing matched."""
-    # FastAPI resolves router prefixes into an effective route context; scope["route"].path lacks the prefix.
-    context = scope.get("fastapi", {}).get("effective_route_context")
-    path = getattr(context, "path", None) or getattr(scope.get("route"), "path", None)
-    return str(path) if path else None
-
-
 class RequestContextMiddleware:
     """Gives every request an id (logs, Sentry tag, response header) and writes one access line for it."""
 
@@ -51,8 +44,18 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        sentry_sdk.set_tag("request_id", request_id)
+        if not sentry_sdk.get_client().is_active():
+            await self._serve(scope, receive, send, request_id)
+            return
+        with sentry_request(scope, receive, request_id) as (capture, transaction):
+            status = await self._serve(scope, capture.receive, send, request_id)
+            if transaction is not None:
+                transaction.name = route_template(scope) or str(scope.get("path", ""))
+                transaction.source = "route" if route_template(scope) else "url"
+                transaction.set_http_status(status)
 
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> int:
+        """Call the app, answer an unexpected error with the 500 envelope, write the access line; return the status."""
         start = time.perf_counter()
         status = 500
         response_started = False
@@ -84,3 +87,4 @@ class RequestContextMiddleware:
                 status=status,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
             )
+        return status

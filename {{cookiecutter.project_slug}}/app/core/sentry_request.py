@@ -1,0 +1,126 @@
+"""Per-request Sentry context, in place of the stock Starlette/FastAPI integrations.
+
+The stock integrations pay on every request for work most requests never use: a transaction object even when it
+is not sampled, a span around each middleware layer, request data extracted up front. Here every request gets only
+an isolation scope (tags and user stay per request), a fresh trace id (to link log lines with events) and an event
+processor that renders the request's data *if* an event is built. The sampling decision is made before anything
+else, and a transaction exists only for sampled requests.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import sentry_sdk
+
+if TYPE_CHECKING:
+    from sentry_sdk.tracing import Transaction
+    from sentry_sdk.types import Event, Hint
+    from starlette.types import Message, Receive, Scope
+
+# What sentry-sdk keeps of a request body by default (max_request_body_size="medium").
+REQUEST_BODY_LIMIT = 10_000
+_TRACE_HEADERS = (b"sentry-trace", b"baggage", b"traceparent")
+
+
+def route_template(scope: Scope) -> str | None:
+    """The matched route's full path template, e.g. ``/api/v1/posts/{post_id}``; None when nothing matched."""
+    # FastAPI resolves router prefixes into an effective route context; scope["route"].path lacks the prefix.
+    context = scope.get("fastapi", {}).get("effective_route_context")
+    path = getattr(context, "path", None) or getattr(scope.get("route"), "path", None)
+    return str(path) if path else None
+
+
+class RequestCapture:
+    """Keeps what an event needs from the request as it passes; renders it only when an event is built."""
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.scope = scope
+        self._receive = receive
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            self._size += len(chunk)
+            if self._size <= REQUEST_BODY_LIMIT:
+                self._chunks.append(chunk)
+        return message
+
+    def request_data(self) -> dict[str, Any]:
+        scope = self.scope
+        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope.get("headers", ())}
+        host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("localhost", 80)))
+        data: dict[str, Any] = {
+            "method": scope.get("method"),
+            "url": f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{scope.get('path', '')}",
+            "query_string": scope.get("query_string", b"").decode("latin-1"),
+            "headers": headers,
+        }
+        body = self._body()
+        if body is not None:
+            data["data"] = body
+        return data
+
+    def _body(self) -> Any:
+        if not self._chunks or self._size > REQUEST_BODY_LIMIT:
+            return None
+        raw = b"".join(self._chunks)
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None  # only JSON bodies are kept: their keys can be scrubbed, free text cannot
+
+    def process_event(self, event: Event, hint: Hint) -> Event:
+        if event.get("type") != "transaction":
+            route = route_template(self.scope)
+            if route:
+                event["transaction"] = route
+                event["transaction_info"] = {"source": "route"}
+        event["request"] = {**self.request_data(), **(event.get("request") or {})}
+        return event
+
+
+def _incoming_trace_headers(scope: Scope) -> dict[str, str]:
+    return {
+        key.decode("latin-1"): value.decode("latin-1")
+        for key, value in scope.get("headers", ())
+        if key in _TRACE_HEADERS
+    }
+
+
+def _sampled(scope: Scope, parent_sampled: bool | None) -> bool:
+    sampler = sentry_sdk.get_client().options.get("traces_sampler")
+    if sampler is None:
+        return False
+    rate = float(sampler({"asgi_scope": scope, "parent_sampled": parent_sampled}))
+    return rate > 0 and random.random() < rate  # noqa: S311  (sampling, not security)
+
+
+@contextmanager
+def sentry_request(
+    scope: Scope, receive: Receive, request_id: str
+) -> Iterator[tuple[RequestCapture, Transaction | None]]:
+    """Run one request in its own Sentry scope; yields the request capture and, if sampled, its transaction."""
+    with sentry_sdk.isolation_scope() as isolation:
+        capture = RequestCapture(scope, receive)
+        isolation.set_tag("request_id", request_id)
+        isolation.add_event_processor(capture.process_event)
+        headers = _incoming_trace_headers(scope)
+        isolation.generate_propagation_context(headers)
+        context = isolation._propagation_context  # set just above; the scope has no public reader
+        if not _sampled(scope, context.parent_sampled if context else None):
+            yield capture, None
+            return
+        transaction = sentry_sdk.continue_trace(
+            headers, op="http.server", name=str(scope.get("path", "")), source="url", origin="auto.http.app"
+        )
+        transaction.sampled = True
+        with sentry_sdk.start_transaction(transaction, custom_sampling_context={"asgi_scope": scope}):
+            yield capture, transaction

@@ -1,0 +1,85 @@
+"""Per-request Sentry context: a trace per request, transactions only when sampled, never for health checks."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+
+from app.core.config import Settings
+from app.main import create_app
+from tests.conftest import FAKE_DSN, CapturingTransport, MakeSettings, open_client
+
+INCOMING_TRACE_ID = "771a43a4192642f0b136d5159a501700"
+
+
+@pytest.fixture
+def settings(make_settings: MakeSettings) -> Settings:
+    return make_settings(SENTRY_DSN=FAKE_DSN, SENTRY_TRACES_SAMPLE_RATE=1.0)
+
+
+@pytest.fixture
+def app(app: FastAPI) -> FastAPI:
+    @app.post("/read-then-fail")
+    async def read_then_fail(request: Request) -> None:
+        await request.json()
+        raise RuntimeError("failed after reading the body")
+
+    return app
+
+
+async def test_sampled_request_is_a_transaction_named_by_its_route(
+    client: httpx.AsyncClient, sentry_transport: CapturingTransport
+) -> None:
+    response = await client.get("/api/v1/posts/7")
+    assert response.status_code == 404
+    (transaction,) = sentry_transport.transactions
+    assert transaction["transaction"] == "/api/v1/posts/{post_id}"
+    assert transaction["contexts"]["trace"]["op"] == "http.server"
+    assert transaction["contexts"]["trace"]["status"] == "not_found"
+    assert transaction["tags"]["request_id"] == response.headers["X-Request-ID"]
+    assert any(span["op"] == "db" for span in transaction["spans"]), "database queries are spans"
+
+
+async def test_health_checks_are_never_traced(client: httpx.AsyncClient, sentry_transport: CapturingTransport) -> None:
+    assert (await client.get("/health/live")).status_code == 200
+    assert (await client.get("/health/ready")).status_code == 200
+    assert sentry_transport.transactions == []
+
+
+async def test_unsampled_requests_send_no_transaction(
+    make_settings: MakeSettings, sentry_transport: CapturingTransport
+) -> None:
+    app = create_app(
+        make_settings(SENTRY_DSN=FAKE_DSN, SENTRY_TRACES_SAMPLE_RATE=0.0), sentry_transport=sentry_transport
+    )
+    async for client in open_client(app):
+        await client.get("/api/v1/posts")
+    assert sentry_transport.transactions == []
+
+
+async def test_each_request_gets_its_own_trace(client: httpx.AsyncClient, sentry_transport: CapturingTransport) -> None:
+    await client.get("/api/v1/posts")
+    await client.get("/api/v1/posts")
+    first, second = sentry_transport.transactions
+    assert first["contexts"]["trace"]["trace_id"] != second["contexts"]["trace"]["trace_id"]
+
+
+async def test_incoming_trace_is_continued(client: httpx.AsyncClient, sentry_transport: CapturingTransport) -> None:
+    response = await client.get("/sentry-debug", headers={"sentry-trace": f"{INCOMING_TRACE_ID}-b0e6f15b45c36b12-1"})
+    assert response.status_code == 500
+    (event,) = sentry_transport.events
+    assert event["contexts"]["trace"]["trace_id"] == INCOMING_TRACE_ID
+    (transaction,) = sentry_transport.transactions
+    assert transaction["contexts"]["trace"]["trace_id"] == INCOMING_TRACE_ID
+
+
+async def test_error_event_carries_the_json_body_it_was_sent(
+    client: httpx.AsyncClient, sentry_transport: CapturingTransport
+) -> None:
+    response = await client.post("/api/v1/posts", json={"title": "x", "body": "y", "extra": {"password": "pw-1"}})
+    assert response.status_code == 422
+    assert sentry_transport.events == []
+    await client.post("/read-then-fail", json={"note": "kept", "password": "pw-2"})
+    (event,) = sentry_transport.events
+    assert event["request"]["data"] == {"note": "kept", "password": "[Filtered]"}
