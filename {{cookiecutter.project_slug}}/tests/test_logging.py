@@ -72,6 +72,17 @@ async def test_access_line_names_the_full_route_template(client: httpx.AsyncClie
     assert access["status"] == 404
 
 
+async def test_rejected_request_is_one_access_line_with_its_error_code(
+    client: httpx.AsyncClient, log_stream: io.StringIO
+) -> None:
+    await client.post("/api/v1/posts", json={"title": ""})
+    (line,) = lines(log_stream)
+    assert line["logger"] == "app.access"
+    assert line["status"] == 422
+    assert line["error"] == "VALIDATION_ERROR"
+    assert line["fields"] == ["body.title"]
+
+
 async def test_error_line_has_structured_exception_without_locals(
     client: httpx.AsyncClient, log_stream: io.StringIO
 ) -> None:

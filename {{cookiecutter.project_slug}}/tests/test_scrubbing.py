@@ -12,8 +12,8 @@ import sentry_sdk
 from fastapi import FastAPI, Request
 from sqlalchemy import text
 
+from app.core import sentry
 from app.core.config import Settings
-from app.core.sentry import before_send
 from app.main import create_app
 from tests.conftest import FAKE_DSN, CapturingTransport, MakeSettings, open_client, reset_sentry
 
@@ -135,29 +135,41 @@ async def test_sql_parameters_never_reach_sentry_or_logs(
     assert SECRETS["sql_parameter"] not in response.text
 
 
-def test_scrubber_failure_sends_a_stripped_event_instead_of_dropping_it() -> None:
-    malformed: dict[str, Any] = {
+@pytest.mark.parametrize("exception_values", [[None], "not a list"])
+def test_scrubber_failure_sends_a_stripped_event_instead_of_dropping_it(
+    monkeypatch: pytest.MonkeyPatch, exception_values: Any
+) -> None:
+    def broken_scrubber(event: Any) -> Any:
+        raise RuntimeError("scrubber bug")
+
+    monkeypatch.setattr(sentry, "scrub_event", broken_scrubber)
+    event: dict[str, Any] = {
         "event_id": "a" * 32,
         "level": "error",
-        "breadcrumbs": {"values": [None]},
         "request": {"headers": {"authorization": SECRETS["authorization"]}},
         "extra": {"anything": SECRETS["body_password"]},
+        "breadcrumbs": {"values": [{"message": SECRETS["card_number"]}]},
         "exception": {
             "values": [
                 {
                     "type": "RuntimeError",
                     "value": SECRETS["body_password"],
                     "stacktrace": {"frames": [{"function": "f", "vars": {"x": SECRETS["frame_local"]}}]},
-                }
+                },
             ]
         },
     }
-    result = before_send(malformed, {})  # type: ignore[arg-type]
-    assert result is not None
-    assert result["exception"]["values"][0]["type"] == "RuntimeError"
-    assert result["tags"]["scrubbing_failed"] == "true"
-    for secret in SECRETS.values():
-        assert secret not in repr(result)
+    malformed = {**event, "exception": {"values": exception_values}}
+    for candidate in (event, malformed):
+        result = sentry.before_send(candidate, {})  # type: ignore[arg-type]
+        assert result is not None, "a scrubber failure must not drop the event"
+        assert result["tags"]["scrubbing_failed"] == "true"
+        for secret in SECRETS.values():
+            assert secret not in repr(result)
+    stripped = sentry.before_send(event, {})  # type: ignore[arg-type]
+    assert stripped is not None
+    assert stripped["exception"]["values"][0]["type"] == "RuntimeError"
+    assert stripped["exception"]["values"][0]["stacktrace"]["frames"] == [{"function": "f"}]
 
 
 async def test_frame_locals_are_off_by_default(make_settings: MakeSettings) -> None:

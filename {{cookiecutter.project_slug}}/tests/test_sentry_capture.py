@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -219,3 +221,24 @@ async def test_different_errors_are_limited_separately(client: httpx.AsyncClient
     response = await client.get("/orders/1")
     assert "event_id" in response.json()
     assert len(events()) == sentry.repeated_errors.burst + 1
+
+
+async def test_full_transport_queue_never_blocks_or_breaks_a_request(
+    make_settings: MakeSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sentry accepts connections and never answers: the SDK's queue fills and overflows; requests carry on."""
+    with socket.create_server(("127.0.0.1", 0)) as black_hole:  # listens, never accepts, never answers
+        port = black_hole.getsockname()[1]
+        settings = make_settings(SENTRY_DSN=f"http://public@127.0.0.1:{port}/1", ENABLE_DEBUG_ROUTES=True)
+        app = create_app(settings)
+        monkeypatch.setattr(sentry.repeated_errors, "burst", 10_000)  # every error goes to the transport
+        try:
+            async for client in open_client(app):
+                for _ in range(150):  # more than the SDK's queue of 100
+                    response = await asyncio.wait_for(client.get("/sentry-debug"), timeout=10)
+                    assert response.status_code == 500
+                    assert response.json()["error"] == "INTERNAL_ERROR"
+                assert (await client.get("/health/live")).status_code == 200
+        finally:
+            sentry_sdk.get_client().close(timeout=0.1)
+            reset_sentry()

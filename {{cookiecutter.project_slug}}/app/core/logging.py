@@ -142,6 +142,8 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("uvicorn.access").disabled = True
     # The database driver's thread chatter says nothing a service owner needs, even at DEBUG.
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    # The Sentry transport's retries while Sentry is unreachable: three warnings per envelope say nothing new.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     # httpx logs every outgoing URL, query string included, at INFO: secrets would reach the logs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # SQL echo belongs to DEBUG only; at INFO SQLAlchemy would log every statement.

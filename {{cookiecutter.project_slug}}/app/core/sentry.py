@@ -127,12 +127,19 @@ def _scrub_http_data(data: dict[str, Any]) -> None:
 
 
 def _scrub_breadcrumbs(event: Event) -> None:
+    """Breadcrumbs leave the process only inside events: scrubbed here once, not as each one is recorded."""
     crumbs = event.get("breadcrumbs")
     values = crumbs.get("values", []) if isinstance(crumbs, dict) else []
     for crumb in values:
+        if not isinstance(crumb, dict):
+            continue
         data = crumb.get("data")
         if isinstance(data, dict):
+            crumb["data"] = data = _scrub_value(data)
             _scrub_http_data(data)
+        message = crumb.get("message")
+        if isinstance(message, str):
+            crumb["message"] = _CARD_NUMBER.sub(FILTERED, message)
 
 
 def _scrub_spans(event: Event) -> None:
@@ -201,19 +208,27 @@ def strip_to_safe_minimum(event: Event) -> Event:
     )
     safe: dict[str, Any] = {key: event[key] for key in safe_keys if key in event}  # type: ignore[literal-required]
     exception = event.get("exception")
-    if isinstance(exception, dict):
-        values = []
-        for value in exception.get("values", []) or []:
-            frames = [
-                {k: frame[k] for k in ("filename", "function", "lineno", "module", "in_app") if k in frame}
-                for frame in ((value.get("stacktrace") or {}).get("frames") or [])
-            ]
-            values.append({"type": value.get("type"), "stacktrace": {"frames": frames}})
+    raw_values = exception.get("values") if isinstance(exception, dict) else None
+    values = []
+    for value in raw_values if isinstance(raw_values, list) else []:
+        if not isinstance(value, dict):
+            continue
+        stacktrace = value.get("stacktrace")
+        raw_frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
+        frames = [
+            {key: frame[key] for key in ("filename", "function", "lineno", "module", "in_app") if key in frame}
+            for frame in (raw_frames if isinstance(raw_frames, list) else [])
+            if isinstance(frame, dict)
+        ]
+        values.append({"type": value.get("type"), "stacktrace": {"frames": frames}})
+    if values:
         safe["exception"] = {"values": values}
-    trace = (event.get("contexts") or {}).get("trace")
+    contexts = event.get("contexts")
+    trace = contexts.get("trace") if isinstance(contexts, dict) else None
     if isinstance(trace, dict):
         safe["contexts"] = {"trace": {k: trace[k] for k in ("trace_id", "span_id", "op") if k in trace}}
-    safe["tags"] = {**(safe.get("tags") or {}), "scrubbing_failed": "true"}
+    tags = safe.get("tags")
+    safe["tags"] = {**(tags if isinstance(tags, dict) else {}), "scrubbing_failed": "true"}
     return safe  # type: ignore[return-value]
 
 
@@ -294,7 +309,6 @@ def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | 
         before_send_transaction=before_send,
         # Source lines are added by before_send from linecache: the SDK's own re-reads whole files per event.
         include_source_context=False,
-        before_breadcrumb=_before_breadcrumb,
         debug=settings.SENTRY_DEBUG,
         # Requests are instrumented by app.core.sentry_request (what the Starlette and FastAPI integrations do, at a
         # fraction of their per-request cost) and errors are captured by our own handlers: exactly one decision.
@@ -313,17 +327,6 @@ def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | 
         # The SDK sets its own logger to DEBUG and filters later: skip building records nobody reads.
         logging.getLogger("sentry_sdk.errors").setLevel(logging.WARNING)
     return True
-
-
-def _before_breadcrumb(crumb: dict[str, Any], hint: Hint) -> dict[str, Any] | None:
-    data = crumb.get("data")
-    if isinstance(data, dict):
-        crumb["data"] = _scrub_value(data)
-        _scrub_http_data(crumb["data"])
-    message = crumb.get("message")
-    if isinstance(message, str):
-        crumb["message"] = _CARD_NUMBER.sub(FILTERED, message)
-    return crumb
 
 
 class RepeatedErrorLimiter:

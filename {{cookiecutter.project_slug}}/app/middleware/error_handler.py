@@ -116,6 +116,11 @@ def error_response(
     )
 
 
+def add_to_access_line(request: Request, **fields: Any) -> None:
+    """A rejected request (4xx) is told by its access line, with these fields: one line per request, not two."""
+    request.state.access_fields = fields
+
+
 def request_id_of(request: Request) -> str:
     return str(getattr(request.state, "request_id", "")) or "unknown"
 
@@ -139,7 +144,7 @@ async def handle_app_exception(request: Request, exc: AppException) -> Response:
         event_id = report(exc, request.url.path)
         log.error("request failed", error=exc.error_code, event_id=event_id, exc_info=exc)
     else:
-        log.info("request rejected", error=exc.error_code, status=exc.status_code)
+        add_to_access_line(request, error=exc.error_code)
     return error_response(
         status_code=exc.status_code,
         error=exc.error_code,
@@ -160,7 +165,7 @@ async def handle_validation_error(request: Request, exc: RequestValidationError)
         }
         for error in exc.errors()
     ]
-    log.info("request rejected", error="VALIDATION_ERROR", status=422, fields=[e["field"] for e in errors])
+    add_to_access_line(request, error="VALIDATION_ERROR", fields=[error["field"] for error in errors])
     return error_response(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         error="VALIDATION_ERROR",
@@ -178,7 +183,7 @@ async def handle_http_exception(request: Request, exc: StarletteHTTPException) -
         log.error("request failed", status=exc.status_code, event_id=event_id, exc_info=exc)
     else:
         message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        log.info("request rejected", status=exc.status_code)
+        add_to_access_line(request, error=error_code_for(exc.status_code))
     return error_response(
         status_code=exc.status_code,
         error=error_code_for(exc.status_code),
@@ -191,7 +196,7 @@ async def handle_http_exception(request: Request, exc: StarletteHTTPException) -
 
 async def handle_integrity_error(request: Request, exc: Exception) -> Response:
     # The database's own text names tables, constraints and values: it stays in the logs.
-    log.info("request rejected", error="CONFLICT_ERROR", status=409, constraint_error=type(exc).__name__)
+    add_to_access_line(request, error="CONFLICT_ERROR", constraint_error=type(exc).__name__)
     return error_response(
         status_code=status.HTTP_409_CONFLICT,
         error="CONFLICT_ERROR",

@@ -86,5 +86,6 @@ class RequestContextMiddleware:
                 path=route_template(scope) or scope.get("path"),
                 status=status,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
+                **scope.get("state", {}).get("access_fields", {}),
             )
         return status
