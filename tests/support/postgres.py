@@ -62,11 +62,30 @@ def ensure_installed() -> Path:
         raise PostgresError("PostgreSQL server binaries not found: install `postgresql` or set PG_BIN")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     _run(["apt-get", "update"], env=env)
-    _run(["apt-get", "install", "-y", "--no-install-recommends", "postgresql"], env=env)
+    with _no_service_starts():
+        _run(["apt-get", "install", "-y", "--no-install-recommends", "postgresql"], env=env)
     bin_dir = find_bin_dir()
     if bin_dir is None:
         raise PostgresError("apt-get installed `postgresql` but initdb is still missing")
     return bin_dir
+
+
+@contextmanager
+def _no_service_starts() -> Iterator[None]:
+    """Keep the package from starting its own cluster on port 5432: our servers are started by the tests alone.
+
+    Debian's policy-rc.d mechanism: while it exits 101, package scripts may not start services.
+    """
+    policy = Path("/usr/sbin/policy-rc.d")
+    if policy.exists():
+        yield
+        return
+    policy.write_text("#!/bin/sh\nexit 101\n", encoding="utf-8")
+    policy.chmod(0o755)
+    try:
+        yield
+    finally:
+        policy.unlink(missing_ok=True)
 
 
 def free_port() -> int:
