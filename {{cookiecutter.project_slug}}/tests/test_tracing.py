@@ -47,6 +47,13 @@ async def test_health_checks_are_never_traced(client: httpx.AsyncClient, sentry_
     assert sentry_transport.transactions == []
 
 
+async def test_requests_matching_no_route_are_not_traced(
+    client: httpx.AsyncClient, sentry_transport: CapturingTransport
+) -> None:
+    assert (await client.get("/wp-admin/setup.php")).status_code == 404
+    assert sentry_transport.transactions == []
+
+
 async def test_unsampled_requests_send_no_transaction(
     make_settings: MakeSettings, sentry_transport: CapturingTransport
 ) -> None:

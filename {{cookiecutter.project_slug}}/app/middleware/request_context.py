@@ -50,8 +50,11 @@ class RequestContextMiddleware:
         with sentry_request(scope, receive, request_id) as (capture, transaction):
             status = await self._serve(scope, capture.receive, send, request_id)
             if transaction is not None:
-                transaction.name = route_template(scope) or str(scope.get("path", ""))
-                transaction.source = "route" if route_template(scope) else "url"
+                route = route_template(scope)
+                # A path that matches no route is the client's invention: tracing it would only add noise.
+                transaction.sampled = route is not None
+                transaction.name = route or str(scope.get("path", ""))
+                transaction.source = "route"
                 transaction.set_http_status(status)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> int:
