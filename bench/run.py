@@ -2,7 +2,7 @@
 
     python -m bench                      # full run: 3 interleaved rounds, writes bench/results/ and docs/
     python -m bench --quick              # smoke run of a few seconds: only proves it produces numbers
-    python -m bench --design p01=bench/proposals/01-x.patch --targets on   # compare a proposal with today
+    python -m bench --design p01=/tmp/change.patch --targets on   # compare a patch of the template with today
 
 Each round starts every target in turn (bare FastAPI, the service with Sentry off, with Sentry on), loads each
 route with wrk pinned to core 1 while uvicorn runs pinned to core 0, and stops it. Sentry's events go to a local
