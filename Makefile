@@ -42,7 +42,7 @@ demo: install
 	@echo "  open http://127.0.0.1:$(PORT)/docs"
 	cd "$(DEMO_DIR)/my-service" && "$(DEMO_DIR)/venv/bin/uvicorn" app.main:app --host 127.0.0.1 --port $(PORT)
 
-test: install
+test: lint
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 test-template: install

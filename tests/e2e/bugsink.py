@@ -13,7 +13,7 @@ bugsink keeps when its KEEP_ENVELOPES setting is on. A project is named by its D
 """
 
 # Runs only our own pinned tools, and every URL is http://127.0.0.1:
-# ruff: noqa: S603, S310
+# ruff: noqa: S310
 
 from __future__ import annotations
 
@@ -130,9 +130,7 @@ def _installed_version(venv: Path) -> str | None:
     python = venv / "bin" / "python"
     if not python.exists():
         return None
-    result = subprocess.run(
-        [str(python), "-c", _IMPORT_CHECK], capture_output=True, text=True, timeout=60, check=False
-    )
+    result = subprocess.run([str(python), "-c", _IMPORT_CHECK], capture_output=True, text=True, timeout=60, check=False)
     return result.stdout.strip() if result.returncode == 0 else None
 
 
@@ -147,9 +145,7 @@ def _uv_command() -> list[str] | None:
 def _run(command: list[str], *, what: str, **kwargs: Any) -> str:
     result = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
     if result.returncode != 0:
-        raise BugsinkError(
-            f"{what} failed: {' '.join(command)}\n{result.stdout[-2000:]}{result.stderr[-4000:]}"
-        )
+        raise BugsinkError(f"{what} failed: {' '.join(command)}\n{result.stdout[-2000:]}{result.stderr[-4000:]}")
     return str(result.stdout)
 
 
@@ -398,9 +394,7 @@ class Bugsink:
                 if response.status == HTTPStatus.OK:
                     return
             time.sleep(0.05)
-        raise BugsinkError(
-            f"bugsink did not answer at {self.base_url} within {timeout} s:\n{self.log_tail()}"
-        )
+        raise BugsinkError(f"bugsink did not answer at {self.base_url} within {timeout} s:\n{self.log_tail()}")
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop gunicorn: SIGTERM, then SIGKILL to its process group if still running after `timeout` s."""
@@ -498,8 +492,7 @@ class Bugsink:
             ).fetchall()
             event_ids: dict[str, list[str]] = {}
             for issue_id, event_id in db.execute(
-                "SELECT issue_id, event_id FROM events_event WHERE project_id = ?"
-                " ORDER BY project_digest_order",
+                "SELECT issue_id, event_id FROM events_event WHERE project_id = ? ORDER BY project_digest_order",
                 (project_id(dsn),),
             ):
                 event_ids.setdefault(issue_id, []).append(event_id)

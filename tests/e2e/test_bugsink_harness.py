@@ -42,7 +42,7 @@ print(json.dumps({"message": event_id}))
 
 def run_sdk(dsn: str, body: str) -> dict[str, Any]:
     """Run `body` in a fresh Python with sentry-sdk initialised against `dsn`; return the JSON it prints."""
-    result = subprocess.run(  # noqa: S603 (our own script, our own interpreter)
+    result = subprocess.run(
         [sys.executable, "-c", SDK_PRELUDE + body, dsn],
         capture_output=True,
         text=True,
@@ -68,17 +68,13 @@ def test_captured_exceptions_are_stored_with_their_event_ids(
     assert [event["event_id"] for event in events] == [*sent["repeated"], sent["single"]]
 
 
-def test_stored_events_carry_environment_and_release(
-    bugsink: Bugsink, errors_sent: tuple[str, dict[str, Any]]
-) -> None:
+def test_stored_events_carry_environment_and_release(bugsink: Bugsink, errors_sent: tuple[str, dict[str, Any]]) -> None:
     dsn, _ = errors_sent
     events = bugsink.wait_for_events(dsn, 4)
     assert {(event["environment"], event["release"]) for event in events} == {("e2e", "x@1")}
 
 
-def test_stored_event_holds_the_exception_as_sent(
-    bugsink: Bugsink, errors_sent: tuple[str, dict[str, Any]]
-) -> None:
+def test_stored_event_holds_the_exception_as_sent(bugsink: Bugsink, errors_sent: tuple[str, dict[str, Any]]) -> None:
     dsn, sent = errors_sent
     bugsink.wait_for_events(dsn, 4)
     event = bugsink.event(dsn, sent["single"])
@@ -100,9 +96,7 @@ def test_repeated_error_is_one_issue_with_three_events(
     ]
 
 
-def test_raw_envelopes_hold_exactly_what_was_stored(
-    bugsink: Bugsink, errors_sent: tuple[str, dict[str, Any]]
-) -> None:
+def test_raw_envelopes_hold_exactly_what_was_stored(bugsink: Bugsink, errors_sent: tuple[str, dict[str, Any]]) -> None:
     dsn, _ = errors_sent
     stored = {event["event_id"]: event for event in bugsink.wait_for_events(dsn, 4)}
     envelopes = [parse_envelope(raw) for raw in bugsink.wait_for_envelopes(dsn, 4)]
@@ -124,9 +118,7 @@ def test_captured_message_is_stored_as_its_own_issue(bugsink: Bugsink) -> None:
     ]
 
 
-def test_projects_do_not_see_each_others_events(
-    bugsink: Bugsink, errors_sent: tuple[str, dict[str, Any]]
-) -> None:
+def test_projects_do_not_see_each_others_events(bugsink: Bugsink, errors_sent: tuple[str, dict[str, Any]]) -> None:
     bugsink.wait_for_events(errors_sent[0], 4)
     dsn = bugsink.create_project("harness-empty")
     assert (bugsink.events(dsn), bugsink.issues(dsn), bugsink.raw_envelopes(dsn)) == ([], [], [])

@@ -311,6 +311,7 @@ class Scrubbing:
 
 CARD_NUMBER = "4242 4242 4242 4242"
 
+
 def plant_secrets() -> dict[str, str]:
     names = (
         "authorization", "cookie_session", "cookie_csrf", "x_api_key", "x_auth_token",
