@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import sentry_sdk
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 
@@ -32,18 +31,6 @@ _access_log = structlog.get_logger(ACCESS_LOGGER)
 _access_logger = logging.getLogger(ACCESS_LOGGER)
 # The handler JSON access lines are written to directly; empty in console mode, where they take the usual path.
 _json_handler: list[logging.StreamHandler[Any]] = []
-
-
-def add_trace_ids(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """Add the Sentry trace and span id to lines logged inside a request (with Sentry off there is no trace)."""
-    if "request_id" not in event_dict or not sentry_sdk.get_client().is_active():
-        return event_dict
-    traceparent = sentry_sdk.get_traceparent()
-    if traceparent:
-        trace_id, _sep, rest = traceparent.partition("-")
-        event_dict.setdefault("trace_id", trace_id)
-        event_dict.setdefault("span_id", rest.partition("-")[0])
-    return event_dict
 
 
 def drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -71,7 +58,6 @@ def log_access(**fields: Any) -> None:
     event: dict[str, Any] = {**fields, "event": "request", **structlog.contextvars.get_contextvars()}
     event |= {"level": "info", "logger": ACCESS_LOGGER}
     event["timestamp"] = datetime.now(tz=UTC).isoformat().replace("+00:00", "Z")
-    add_trace_ids(None, "info", event)
     line = orjson.dumps(event, default=repr).decode() + "\n"
     handler = _json_handler[0]
     handler.acquire()
@@ -90,7 +76,6 @@ def _shared_processors() -> list[Processor]:
         structlog.stdlib.ExtraAdder(),
         drop_color_message,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        add_trace_ids,
         structlog.processors.StackInfoRenderer(),
     ]
 

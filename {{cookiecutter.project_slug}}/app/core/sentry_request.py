@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import sentry_sdk
+import structlog
 
 if TYPE_CHECKING:
     from sentry_sdk.tracing import Transaction
@@ -109,18 +110,24 @@ def sentry_request(
 ) -> Iterator[tuple[RequestCapture, Transaction | None]]:
     """Run one request in its own Sentry scope; yields the request capture and, if sampled, its transaction."""
     with sentry_sdk.isolation_scope() as isolation:
+        # A request starts its own trace (or continues the caller's, from its headers), never a span of the
+        # code that happens to call the app in-process, as a test client does.
+        sentry_sdk.get_current_scope().span = None
         capture = RequestCapture(scope, receive)
         isolation.set_tag("request_id", request_id)
         isolation.add_event_processor(capture.process_event)
         headers = _incoming_trace_headers(scope)
         isolation.generate_propagation_context(headers)
-        context = isolation._propagation_context  # set just above; the scope has no public reader
-        if not _sampled(scope, context.parent_sampled if context else None):
+        context = isolation.get_active_propagation_context()
+        if not _sampled(scope, context.parent_sampled):
+            # Every line logged in this request carries the ids its events will carry (see app.core.logging).
+            structlog.contextvars.bind_contextvars(trace_id=context.trace_id, span_id=context.span_id)
             yield capture, None
             return
         transaction = sentry_sdk.continue_trace(
             headers, op="http.server", name=str(scope.get("path", "")), source="url", origin="auto.http.app"
         )
         transaction.sampled = True
+        structlog.contextvars.bind_contextvars(trace_id=transaction.trace_id, span_id=transaction.span_id)
         with sentry_sdk.start_transaction(transaction, custom_sampling_context={"asgi_scope": scope}):
             yield capture, transaction
