@@ -13,7 +13,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import sentry_sdk
 from sentry_sdk.integrations.httpx import HttpxIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
-from sentry_sdk.integrations.sqlalchemy import SqlalchemyIntegration
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, DEFAULT_PII_DENYLIST, EventScrubber
 
 if TYPE_CHECKING:
@@ -310,12 +309,11 @@ def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | 
         # Source lines are added by before_send from linecache: the SDK's own re-reads whole files per event.
         include_source_context=False,
         debug=settings.SENTRY_DEBUG,
-        # Requests are instrumented by app.core.sentry_request (what the Starlette and FastAPI integrations do, at a
-        # fraction of their per-request cost) and errors are captured by our own handlers: exactly one decision.
+        # Requests and SQL are instrumented by app.core.sentry_request (what the Starlette, FastAPI and SQLAlchemy
+        # integrations do, at a fraction of their per-request cost); errors are captured by our own handlers alone.
         auto_enabling_integrations=False,
         integrations=[
             LoggingIntegration(level=logging.INFO, event_level=None),
-            SqlalchemyIntegration(),
             HttpxIntegration(),
         ],
     )

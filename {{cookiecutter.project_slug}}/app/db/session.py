@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from starlette.requests import Request  # fastapi.Request itself; importing fastapi would slow alembic
 
+from app.core.sentry_request import trace_queries
 from app.exceptions import ServiceUnavailableError
 
 if TYPE_CHECKING:
@@ -34,17 +35,19 @@ def build_engine(settings: Settings) -> AsyncEngine:
             connect_args={"timeout": settings.DB_STATEMENT_TIMEOUT},
         )
         use_real_sqlite_transactions(engine)
-        return engine
-    return create_async_engine(
-        url,
-        hide_parameters=hide_parameters,
-        pool_size=settings.DB_POOL_SIZE,
-        max_overflow=settings.DB_MAX_OVERFLOW,
-        pool_timeout=settings.DB_POOL_TIMEOUT,
-        # A connection the database dropped (restart, failover) is replaced, not handed to a request.
-        pool_pre_ping=True,
-        connect_args=_asyncpg_connect_args(settings),
-    )
+    else:
+        engine = create_async_engine(
+            url,
+            hide_parameters=hide_parameters,
+            pool_size=settings.DB_POOL_SIZE,
+            max_overflow=settings.DB_MAX_OVERFLOW,
+            pool_timeout=settings.DB_POOL_TIMEOUT,
+            # A connection the database dropped (restart, failover) is replaced, not handed to a request.
+            pool_pre_ping=True,
+            connect_args=_asyncpg_connect_args(settings),
+        )
+    trace_queries(engine)
+    return engine
 
 
 def use_real_sqlite_transactions(engine: AsyncEngine) -> None:
