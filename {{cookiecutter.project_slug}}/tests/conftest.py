@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -106,6 +108,16 @@ async def open_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async for client in open_client(app):
         yield client
+
+
+@pytest.fixture
+def log_stream(app: FastAPI) -> io.StringIO:
+    """Everything the service logs from here on, exactly as its handler renders it."""
+    stream = io.StringIO()
+    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "app")
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+    return stream
 
 
 @pytest.fixture

@@ -8,22 +8,12 @@ import logging
 from typing import Any
 
 import httpx
-import pytest
 import structlog
 from fastapi import FastAPI
 
 from app.core.config import Settings
 from app.core.logging import configure_logging
 from tests.conftest import CapturingTransport, MakeSettings
-
-
-@pytest.fixture
-def log_stream(app: FastAPI) -> io.StringIO:
-    stream = io.StringIO()
-    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "app")
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(stream)
-    return stream
 
 
 def lines(stream: io.StringIO) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -36,15 +35,6 @@ def app(app: FastAPI) -> FastAPI:
         return note
 
     return app
-
-
-@pytest.fixture
-def log_stream(app: FastAPI) -> io.StringIO:
-    stream = io.StringIO()
-    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "app")
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(stream)
-    return stream
 
 
 def assert_clean_4xx(response: httpx.Response, status: int, events: Events, logs: io.StringIO) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import logging
 from typing import Any
 
 import httpx
@@ -43,15 +42,7 @@ def settings(make_settings: MakeSettings) -> Settings:
 
 
 @pytest.fixture
-def log_stream() -> io.StringIO:
-    return io.StringIO()
-
-
-@pytest.fixture
-def app(app: FastAPI, log_stream: io.StringIO) -> FastAPI:
-    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "app")
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(log_stream)
+def app(app: FastAPI) -> FastAPI:
 
     @app.post("/checkout")
     async def checkout(request: Request) -> None:
