@@ -529,3 +529,38 @@ def test_dsn_answer_wins_over_environment_variable(dsn_variable_bake: Baked) -> 
 
 def test_dsn_answer_is_trimmed(dsn_variable_bake: Baked) -> None:
     assert f"SENTRY_DSN={DEV_DSN}" in (dsn_variable_bake.project / ".env.development").read_text("utf-8").splitlines()
+
+
+EVERY_ANSWER = {
+    "project_name": "Billing Gateway",
+    "project_slug": "billing-gw",
+    "project_description": "Takes payments.",
+    "author_name": "Payments Team",
+    "author_email": "payments@example.org",
+    "version": "2.3.0rc1",
+    "python_version": "3.12",
+    "environment": "production",
+    "sentry_dsn_development": "https://dev123@o1.ingest.sentry.io/1",
+    "sentry_dsn_staging": "https://stg456@o1.ingest.sentry.io/2",
+    "sentry_dsn_production": "https://prd789@o1.ingest.sentry.io/3",
+}
+
+
+def test_every_variable_can_be_answered_on_the_command_line(bake: Bake, tmp_path: Path) -> None:
+    assert set(EVERY_ANSWER) == {
+        key for key in json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text()) if not key.startswith("_")
+    }
+    project = bake(tmp_path, **EVERY_ANSWER).project
+    assert project.name == "billing-gw"
+    metadata = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert metadata["name"] == "billing-gw"
+    assert metadata["version"] == "2.3.0rc1"
+    assert metadata["description"] == "Takes payments."
+    assert metadata["authors"] == [{"name": "Payments Team", "email": "payments@example.org"}]
+    assert metadata["requires-python"] == ">=3.12"
+    config = (project / "app" / "core" / "config.py").read_text(encoding="utf-8")
+    assert 'PROJECT_NAME = "Billing Gateway"' in config
+    assert dotenv_values(project / ".env")["ENVIRONMENT"] == "production"
+    for environment in ENVIRONMENTS:
+        dsn = dotenv_values(project / f".env.{environment}")["SENTRY_DSN"]
+        assert dsn == EVERY_ANSWER[f"sentry_dsn_{environment}"]
