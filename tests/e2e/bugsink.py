@@ -115,7 +115,7 @@ def venv_dir(version: str = BUGSINK_VERSION) -> Path:
 
 
 @contextlib.contextmanager
-def _cache_lock(name: str) -> Iterator[None]:
+def cache_lock(name: str) -> Iterator[None]:
     """Serialise installs across processes (pytest-xdist workers, two terminals)."""
     cache_dir().mkdir(parents=True, exist_ok=True)
     with (cache_dir() / f"{name}.lock").open("w") as lock_file:
@@ -158,7 +158,7 @@ def ensure_venv(version: str = BUGSINK_VERSION) -> Path:
     venv = venv_dir(version)
     if _installed_version(venv) == version:
         return venv
-    with _cache_lock(venv.name):
+    with cache_lock(venv.name):
         if _installed_version(venv) == version:  # another process installed it while we waited
             return venv
         shutil.rmtree(venv, ignore_errors=True)
@@ -224,7 +224,7 @@ def ensure_template(venv: Path) -> Path:
     template = venv / f"e2e-template-{TEMPLATE_REVISION}"
     if (template / "token").exists():
         return template
-    with _cache_lock(venv.name):
+    with cache_lock(venv.name):
         if (template / "token").exists():
             return template
         building = venv / f"e2e-template-building-{os.getpid()}"

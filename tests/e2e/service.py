@@ -15,7 +15,6 @@ API that answers every call with a 500.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import http.client
 import json
@@ -37,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .bugsink import cache_dir
+from .bugsink import cache_dir, cache_lock
 
 SERVICE_TEMPLATE = Path(__file__).resolve().parents[2] / "{{cookiecutter.project_slug}}"
 SERVICE_APP = "app.main:app"
@@ -114,18 +113,6 @@ def project_dependencies(project: Path) -> list[str]:
     return [str(requirement) for requirement in pyproject["project"]["dependencies"]]
 
 
-@contextlib.contextmanager
-def _cache_lock(name: str) -> Iterator[None]:
-    """Serialise installs across processes (pytest-xdist workers, two terminals)."""
-    cache_dir().mkdir(parents=True, exist_ok=True)
-    with (cache_dir() / f"{name}.lock").open("w") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
-
-
 def _run(command: list[str], *, what: str, timeout: float, **kwargs: Any) -> str:
     result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout, **kwargs)
     if result.returncode != 0:
@@ -159,7 +146,7 @@ def ensure_venv(project: Path) -> Path:
     dependencies = project_dependencies(project)
     if _installed(venv, dependencies):
         return venv
-    with _cache_lock(venv.name):
+    with cache_lock(venv.name):
         if _installed(venv, dependencies):  # another process installed it while we waited
             return venv
         shutil.rmtree(venv, ignore_errors=True)
