@@ -118,7 +118,7 @@ def _scrub_request(request: dict[str, Any]) -> None:
 
 
 def _scrub_http_data(data: dict[str, Any]) -> None:
-    """httpx breadcrumbs and spans keep the URL and query string of each outgoing call."""
+    """httpx spans keep the URL and query string of each outgoing call."""
     if isinstance(data.get("url"), str):
         data["url"] = scrub_url(data["url"])
     if isinstance(data.get("http.query"), str):
@@ -134,8 +134,7 @@ def _scrub_breadcrumbs(event: Event) -> None:
             continue
         data = crumb.get("data")
         if isinstance(data, dict):
-            crumb["data"] = data = _scrub_value(data)
-            _scrub_http_data(data)
+            crumb["data"] = _scrub_value(data)  # by key, with "url" and "http.query" as URLs and query strings
         message = crumb.get("message")
         if isinstance(message, str):
             crumb["message"] = _CARD_NUMBER.sub(FILTERED, message)

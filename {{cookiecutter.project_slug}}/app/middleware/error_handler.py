@@ -20,7 +20,7 @@ from starlette import status
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from app.core.sentry import repeated_errors
+from app.core.sentry import HEALTH_PATH_PREFIX, repeated_errors
 from app.exceptions import AppException
 
 if TYPE_CHECKING:
@@ -55,8 +55,6 @@ DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 )
 # SQLSTATEs of a database that is overloaded, restarting or cancelling our statement (class 08: connection).
 UNAVAILABLE_SQLSTATES = frozenset({"57014", "57P01", "57P02", "57P03", "53300"})
-# Probes ask every few seconds: a failing probe is answered, not reported (the failing requests are).
-UNREPORTED_PATH_PREFIX = "/health"
 
 log = structlog.get_logger(__name__)
 
@@ -73,7 +71,7 @@ def report(exc: BaseException, path: str = "") -> str | None:
     if not sentry_sdk.get_client().is_active():
         # Without a client the SDK still builds the whole event (stack, locals, source lines) to throw it away.
         return None
-    if path.startswith(UNREPORTED_PATH_PREFIX):
+    if path.startswith(HEALTH_PATH_PREFIX):  # a failing probe is answered, not reported: failing requests are
         return None
     send, skipped = repeated_errors.admit(exc)
     if not send:
