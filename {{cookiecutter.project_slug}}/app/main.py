@@ -17,7 +17,6 @@ from app.core.config import VERSION, Settings, get_settings
 from app.core.logging import configure_logging
 from app.core.sentry import init_sentry
 from app.db.session import build_engine, build_sessionmaker
-from app.middleware.body_limit import BodySizeLimitMiddleware
 from app.middleware.error_handler import add_exception_handlers
 from app.middleware.request_context import RequestContextMiddleware
 from app.schemas.errors import ErrorResponse
@@ -52,7 +51,7 @@ def create_app(settings: Settings | None = None, *, sentry_transport: Transport 
     settings = settings or get_settings()
     # Logging and Sentry start before any route exists: the SDK instruments routes as they are created.
     configure_logging(settings)
-    init_sentry(settings, transport=sentry_transport)
+    sentry_enabled = init_sentry(settings, transport=sentry_transport)
 
     app = FastAPI(
         title=settings.PROJECT_NAME,
@@ -66,9 +65,9 @@ def create_app(settings: Settings | None = None, *, sentry_transport: Transport 
         },
     )
     app.state.settings = settings
-    # Added innermost first: the request context wraps everything, the body limit sits inside it.
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.MAX_REQUEST_BODY_BYTES)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        RequestContextMiddleware, max_body_bytes=settings.MAX_REQUEST_BODY_BYTES, sentry_enabled=sentry_enabled
+    )
     add_exception_handlers(app)
 
     app.include_router(health.router)

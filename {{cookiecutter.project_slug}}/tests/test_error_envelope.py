@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
 from app import exceptions
+from app.core.ids import random_hex_id
 from app.middleware.error_handler import REQUEST_ID_HEADER
 
 ENVELOPE_KEYS = {"error", "message", "details", "request_id"}
@@ -139,4 +141,15 @@ async def test_unsafe_incoming_request_id_is_replaced(client: httpx.AsyncClient,
 async def test_success_response_carries_request_id(client: httpx.AsyncClient) -> None:
     response = await client.get("/health/live")
     assert response.status_code == 200
-    assert len(response.headers[REQUEST_ID_HEADER]) == 32
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers[REQUEST_ID_HEADER])
+
+
+async def test_each_request_gets_a_new_id(client: httpx.AsyncClient) -> None:
+    ids = {(await client.get("/health/live")).headers[REQUEST_ID_HEADER] for _ in range(50)}
+    assert len(ids) == 50
+
+
+def test_new_ids_are_lowercase_hex_of_the_asked_width() -> None:
+    assert re.fullmatch(r"[0-9a-f]{32}", random_hex_id())
+    assert re.fullmatch(r"[0-9a-f]{16}", random_hex_id(64))
+    assert len({random_hex_id(64) for _ in range(10_000)}) == 10_000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -30,6 +31,7 @@ async def test_every_line_is_json_with_timestamp_level_and_logger(
     for record in records:
         assert {"timestamp", "level", "logger", "event"} <= record.keys()
         assert record["timestamp"].endswith("Z")
+        assert datetime.fromisoformat(record["timestamp"]).utcoffset() == timedelta(0)
 
 
 async def test_access_line_has_route_status_and_duration(client: httpx.AsyncClient, log_stream: io.StringIO) -> None:

@@ -66,6 +66,8 @@ async def test_oversized_body_with_length_is_413(
     response = await client.post("/notes", content=payload, headers={"Content-Type": "application/json"})
     body = assert_clean_4xx(response, 413, events, log_stream)
     assert body["error"] == "PAYLOAD_TOO_LARGE"
+    (access,) = [line for line in map(json.loads, log_stream.getvalue().splitlines()) if line["logger"] == "app.access"]
+    assert access | {"status": 413, "error": "PAYLOAD_TOO_LARGE", "request_id": body["request_id"]} == access
 
 
 async def test_oversized_streamed_body_is_413(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from fastapi import FastAPI, Request
@@ -79,6 +81,17 @@ async def test_each_request_gets_its_own_trace(client: httpx.AsyncClient, sentry
     await client.get("/api/v1/posts")
     first, second = sentry_transport.transactions
     assert first["contexts"]["trace"]["trace_id"] != second["contexts"]["trace"]["trace_id"]
+
+
+async def test_new_traces_have_w3c_ids(client: httpx.AsyncClient, sentry_transport: CapturingTransport) -> None:
+    await client.get("/sentry-debug")
+    await client.get("/sentry-debug")
+    traces = [event["contexts"]["trace"] for event in sentry_transport.events]
+    assert len(traces) == 2
+    for trace in traces:
+        assert re.fullmatch(r"[0-9a-f]{32}", trace["trace_id"])
+        assert re.fullmatch(r"[0-9a-f]{16}", trace["span_id"])
+    assert traces[0]["trace_id"] != traces[1]["trace_id"]
 
 
 async def test_incoming_trace_is_continued(client: httpx.AsyncClient, sentry_transport: CapturingTransport) -> None:

@@ -47,18 +47,21 @@ def log_access(**fields: Any) -> None:
     """Write the one access line of a request.
 
     It is the hottest line by far: in JSON mode it skips the general pipeline (structlog's processors, a stdlib
-    record, ProcessorFormatter) and is rendered here with the same keys, for a fraction of the cost. The logger's
-    level and ``disabled`` flag still apply.
+    record, ProcessorFormatter) and is rendered here with the same keys and the same timestamp form, for a
+    fraction of the cost. The logger's level and ``disabled`` flag still apply.
     """
     if not _json_handler:
         _access_log.info("request", **fields)
         return
     if not _access_logger.isEnabledFor(logging.INFO):
         return
-    event: dict[str, Any] = {**fields, "event": "request", **structlog.contextvars.get_contextvars()}
-    event |= {"level": "info", "logger": ACCESS_LOGGER}
-    event["timestamp"] = datetime.now(tz=UTC).isoformat().replace("+00:00", "Z")
-    line = orjson.dumps(event, default=repr).decode() + "\n"
+    event = structlog.contextvars.get_contextvars()
+    event.update(fields)
+    event["event"] = "request"
+    event["level"] = "info"
+    event["logger"] = ACCESS_LOGGER
+    event["timestamp"] = datetime.now(tz=UTC)  # orjson renders it as TimeStamper(fmt="iso", utc=True) does
+    line = orjson.dumps(event, default=repr, option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE).decode()
     handler = _json_handler[0]
     handler.acquire()
     try:

@@ -19,6 +19,8 @@ import sentry_sdk
 import structlog
 from sqlalchemy import event
 
+from app.core.ids import random_hex_id
+
 if TYPE_CHECKING:
     from sentry_sdk.tracing import Span, Transaction
     from sentry_sdk.types import Event, Hint
@@ -120,8 +122,15 @@ def sentry_request(
         isolation.set_tag("request_id", request_id)
         isolation.add_event_processor(capture.process_event)
         headers = _incoming_trace_headers(scope)
-        isolation.generate_propagation_context(headers)
-        context = isolation.get_active_propagation_context()
+        if headers:
+            isolation.generate_propagation_context(headers)
+            context = isolation.get_active_propagation_context()
+        else:
+            # A new trace, with ids made the cheap way (see app.core.ids) rather than by two uuid4() calls.
+            isolation.set_new_propagation_context()
+            context = isolation.get_active_propagation_context()
+            context.trace_id = random_hex_id(128)
+            context.span_id = random_hex_id(64)
         if not _sampled(scope, context.parent_sampled):
             # Every line logged in this request carries the ids its events will carry (see app.core.logging).
             structlog.contextvars.bind_contextvars(trace_id=context.trace_id, span_id=context.span_id)

@@ -1,82 +1,128 @@
-"""Pure ASGI middleware: request id, per-request log context, the access line, and the last-resort 500."""
+"""Pure ASGI middleware: request id, per-request log context, the body-size limit, the access line, the last-resort 500.
+
+One middleware, not a stack of them: each pure-ASGI layer costs every request a coroutine and a ``send`` wrapper,
+and this is the hottest code in the service.
+"""
 
 from __future__ import annotations
 
 import re
 import time
-import uuid
 from typing import TYPE_CHECKING
 
-import sentry_sdk
 import structlog
+from starlette import status
+from starlette.exceptions import HTTPException
 
+from app.core.ids import random_hex_id
 from app.core.logging import log_access
 from app.core.sentry_request import route_template, sentry_request
-from app.middleware.error_handler import REQUEST_ID_HEADER, unexpected_error_response
+from app.middleware.error_handler import (
+    REQUEST_ID_HEADER,
+    error_code_for,
+    error_response,
+    unexpected_error_response,
+)
 
 if TYPE_CHECKING:
+    from starlette.responses import Response
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+TOO_LARGE_MESSAGE = "Request body is too large"
 _HEADER_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
-def incoming_request_id(scope: Scope) -> str | None:
-    """The client's X-Request-ID if it is short and made of safe characters; otherwise None."""
+def read_headers(scope: Scope) -> tuple[str | None, int | None]:
+    """The client's X-Request-ID (if short and made of safe characters) and the declared Content-Length (if valid).
+
+    A function of its own so that no header value stays behind as a local of the middleware's frame, where an
+    error event's frame locals would carry it.
+    """
+    request_id: str | None = None
+    length: int | None = None
+    seen_id = seen_length = False
     for key, value in scope.get("headers", ()):
-        if key == _HEADER_KEY:
-            return value.decode("ascii") if _VALID_REQUEST_ID.fullmatch(value) else None
-    return None
+        if key == _HEADER_KEY and not seen_id:
+            seen_id = True
+            request_id = value.decode("ascii") if _VALID_REQUEST_ID.fullmatch(value) else None
+        elif key == b"content-length" and not seen_length:
+            seen_length = True
+            length = int(value) if value.isdigit() else None
+    return request_id, length
 
 
 class RequestContextMiddleware:
-    """Gives every request an id (logs, Sentry tag, response header) and writes one access line for it."""
+    """Gives every request an id (logs, Sentry tag, response header), refuses bodies over ``max_body_bytes`` with
+    413 (up front from Content-Length, or as the bytes stream in, so no oversized body is ever buffered), and
+    writes one access line per request. With ``sentry_enabled`` (decided once, when the app is built) each
+    request also runs in its own Sentry scope: see ``app.core.sentry_request``."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, sentry_enabled: bool) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.sentry_enabled = sentry_enabled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        request_id = incoming_request_id(scope) or uuid.uuid4().hex
+        incoming_id, declared_length = read_headers(scope)
+        request_id = incoming_id or random_hex_id()
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        if not sentry_sdk.get_client().is_active():
-            await self._serve(scope, receive, send, request_id)
+        too_large = declared_length is not None and declared_length > self.max_body_bytes
+        if not self.sentry_enabled:
+            await self._serve(scope, receive, send, request_id, too_large=too_large)
             return
         with sentry_request(scope, receive, request_id) as (capture, transaction):
-            status = await self._serve(scope, capture.receive, send, request_id)
+            status_code = await self._serve(scope, capture.receive, send, request_id, too_large=too_large)
             if transaction is not None:
                 route = route_template(scope)
                 # A path that matches no route is the client's invention: tracing it would only add noise.
                 transaction.sampled = route is not None
                 transaction.name = route or str(scope.get("path", ""))
                 transaction.source = "route"
-                transaction.set_http_status(status)
+                transaction.set_http_status(status_code)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> int:
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, request_id: str, *, too_large: bool) -> int:
         """Call the app, answer an unexpected error with the 500 envelope, write the access line; return the status."""
         start = time.perf_counter()
-        status = 500
+        status_code = 500
         response_started = False
         header = (_HEADER_KEY, request_id.encode("ascii"))
+        limit = self.max_body_bytes
+        received = 0
 
         async def send_with_request_id(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal status_code, response_started
             if message["type"] == "http.response.start":
                 response_started = True
-                status = message["status"]
-                message["headers"] = [
-                    *(item for item in message.get("headers", ()) if item[0].lower() != _HEADER_KEY),
-                    header,
-                ]
+                status_code = message["status"]
+                # Starlette's responses lowercase header names; a route's own X-Request-ID gives way to ours.
+                headers = [item for item in message.get("headers", ()) if item[0] != _HEADER_KEY]
+                headers.append(header)
+                message["headers"] = headers
             await send(message)
 
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise self._too_large()  # inside the route: the HTTPException handler renders it
+            return message
+
         try:
-            await self.app(scope, receive, send_with_request_id)
+            if too_large:
+                # Outside the exception handlers here: answer directly, without reading the body.
+                scope["state"]["access_fields"] = {"error": error_code_for(status.HTTP_413_CONTENT_TOO_LARGE)}
+                await self._too_large_response(request_id)(scope, receive, send_with_request_id)
+            else:
+                await self.app(scope, limited_receive, send_with_request_id)
         except Exception as exc:
             if response_started:
                 raise
@@ -87,8 +133,23 @@ class RequestContextMiddleware:
             log_access(
                 method=scope.get("method"),
                 path=route_template(scope) or scope.get("path"),
-                status=status,
+                status=status_code,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
                 **scope.get("state", {}).get("access_fields", {}),
             )
-        return status
+        return status_code
+
+    def _too_large(self) -> HTTPException:
+        return HTTPException(
+            status_code=status.HTTP_413_CONTENT_TOO_LARGE,
+            detail=f"{TOO_LARGE_MESSAGE}: the limit is {self.max_body_bytes} bytes",
+        )
+
+    def _too_large_response(self, request_id: str) -> Response:
+        too_large = self._too_large()
+        return error_response(
+            status_code=too_large.status_code,
+            error=error_code_for(too_large.status_code),
+            message=too_large.detail,
+            request_id=request_id,
+        )
