@@ -1,12 +1,16 @@
 """Where a request's CPU goes, in process: no server, no sockets, one ASGI call after another.
 
-    python bench/profile_app.py [--design NAME=PATCH] [--sentry on|off|bare] [--routes trivial,404,500] [-n 3000]
-        [--cprofile FILE]
+    python bench/profile_app.py [--design NAME=PATCH] [--sentry on|off|bare|floor] [--routes trivial,404,500]
+        [-n 3000] [--cprofile FILE]
 
 Bakes the service like the benchmark does, then re-runs itself in the service venv, builds the app from the
 environment the benchmark uses (Sentry DSN pointing at the local sink), runs its lifespan, and calls it
 directly ``-n`` times per route. Prints microseconds of CPU per request, and with ``--cprofile`` writes a pstats
 file per route and prints its top functions.
+
+``--sentry floor`` measures the least any request-logging layer costs, for scale: bare FastAPI alone, wrapped in
+a pure-ASGI middleware that only watches the status, and wrapped in one that also writes a JSON line (orjson,
+timestamp, duration) per request; no request id, no context variables, no Sentry.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import pstats
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +81,50 @@ async def call(app: Any, method: str, path: str, body: bytes) -> int:
     return status
 
 
-async def measure(app: Any, routes: list[str], n: int, profile_dir: Path | None) -> dict[str, Any]:
+class StatusWatcher:
+    """The least a request-logging middleware does: wrap ``send`` to learn the status; with a ``stream``, also
+    write one JSON line per request (method, path, status, duration, timestamp) and flush it."""
+
+    def __init__(self, app: Any, stream: Any = None) -> None:
+        import orjson  # the service venv has it; the harness venv, which imports this module too, may not
+
+        self.app = app
+        self.stream = stream
+        self.dumps = orjson.dumps
+        self.options = orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        status = 500
+        start = time.perf_counter()
+
+        async def watch(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            if self.stream is not None:
+                line = {
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - start) * 1000, 2),
+                    "timestamp": datetime.now(tz=UTC),
+                }
+                self.stream.write(self.dumps(line, option=self.options).decode())
+                self.stream.flush()
+
+
+async def measure(
+    app: Any, routes: list[str], n: int, profile_dir: Path | None, lifespan_of: Any = None
+) -> dict[str, Any]:
+    """CPU per request of each route; the lifespan run is ``lifespan_of``'s (a FastAPI app), by default ``app``'s."""
     out: dict[str, Any] = {}
-    async with app.router.lifespan_context(app):
+    owner = lifespan_of or app
+    async with owner.router.lifespan_context(owner):
         for name in routes:
             method, path, body = ROUTES[name]
             for _ in range(min(200, n)):
@@ -105,6 +151,23 @@ def inner(args: argparse.Namespace) -> None:
 
     import uvloop
 
+    if args.sentry == "floor":
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bare_app import app as bare
+
+        variants = {
+            "bare": bare,
+            "bare + middleware": StatusWatcher(bare),
+            "bare + middleware + JSON line": StatusWatcher(bare, open(os.devnull, "w")),  # noqa: SIM115, PTH123
+        }
+        results = {}
+        for _ in range(2):  # the second pass is kept: the first warms every variant
+            results = {
+                label: uvloop.run(measure(variant, args.routes.split(","), args.n, None, lifespan_of=bare))
+                for label, variant in variants.items()
+            }
+        print(json.dumps(results))
+        return
     if args.sentry == "bare":
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from bare_app import app
@@ -178,7 +241,7 @@ def outer(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--design", default="", help="NAME=PATCH[+PATCH]: bake with proposal patches")
-    parser.add_argument("--sentry", choices=["on", "off", "bare"], default="on")
+    parser.add_argument("--sentry", choices=["on", "off", "bare", "floor"], default="on")
     parser.add_argument("--routes", default="trivial,404,500")
     parser.add_argument("-n", type=int, default=2000)
     parser.add_argument("--cprofile", default="", help="a folder for pstats files; prints the top functions")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
@@ -37,6 +38,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.sessionmaker = build_sessionmaker(engine)
     app.state.http_client = build_http_client(settings)
     log.info("service started", environment=settings.ENVIRONMENT, release=settings.SENTRY_RELEASE)
+    # What start-up built (modules, routes, engine, clients) lives as long as the process: keep it out of the
+    # garbage collector's sight. Under concurrent load, objects that requests hold for a moment get promoted to
+    # the oldest generation, and each full collection would scan all of start-up again: pauses of tens of
+    # milliseconds, several times a second with Sentry on. Speeding up collection is a documented use of freeze().
+    gc.freeze()
     try:
         yield
     finally:
@@ -44,6 +50,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.dispose()
         log.info("service stopped")
         sentry_sdk.flush(timeout=2.0)
+        gc.unfreeze()
 
 
 def create_app(settings: Settings | None = None, *, sentry_transport: Transport | None = None) -> FastAPI:
