@@ -190,7 +190,7 @@ def inner(args: argparse.Namespace) -> None:
 def outer(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from bench import prepare
-    from bench.run import SEED_SCRIPT, service_env
+    from bench.run import SEED_SCRIPT, production_tuning, service_env
     from bench.servers import Sink
 
     patches = [Path(p).resolve() for p in args.design.partition("=")[2].split("+") if p] if args.design else []
@@ -199,9 +199,10 @@ def outer(args: argparse.Namespace) -> None:
     work = prepare.cache_dir() / "profile"
     work.mkdir(exist_ok=True)
     database_url = f"sqlite+aiosqlite:///{work / 'bench.db'}"
-    subprocess.run([python, "-c", SEED_SCRIPT], cwd=project, env=service_env(database_url, ""), check=True)
+    tuning = production_tuning(project)
+    subprocess.run([python, "-c", SEED_SCRIPT], cwd=project, env=service_env(database_url, "", tuning), check=True)
     with Sink(sys.executable) as sink:
-        env = service_env(database_url, sink.dsn if args.sentry == "on" else "")
+        env = service_env(database_url, sink.dsn if args.sentry == "on" else "", tuning)
         command = [
             python,
             str(Path(__file__).resolve()),

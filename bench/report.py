@@ -172,6 +172,10 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Server: {config['server']}. Command: `{config['command']}`.",
         "",
+        "Service tuning (from the bake's `.env.production`): "
+        + ", ".join(f"{key}={value}" for key, value in results.get("tuning", {}).items())
+        + ".",
+        "",
     ]
     if any(config["designs"].values()):
         out += [

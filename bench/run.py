@@ -198,23 +198,38 @@ def machine() -> dict[str, Any]:
     }
 
 
-def service_env(database_url: str, dsn: str) -> dict[str, str]:
-    """Production's tuning (traces 0.05, JSON logs at INFO) on SQLite: ENVIRONMENT=staging, debug routes on."""
+PRODUCTION_TUNING = ("SENTRY_TRACES_SAMPLE_RATE", "SENTRY_PROFILES_SAMPLE_RATE", "LOG_LEVEL", "LOG_FORMAT")
+
+
+def production_tuning(project: Path) -> dict[str, str]:
+    """The tuning the bake wrote into ``.env.production`` (trace rate, log level and format)."""
+    tuning: dict[str, str] = {}
+    for line in (project / ".env.production").read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() in PRODUCTION_TUNING:
+            tuning[key.strip()] = value.strip()
+    missing = set(PRODUCTION_TUNING) - tuning.keys()
+    if missing:
+        raise SystemExit(f"{project / '.env.production'} lacks {', '.join(sorted(missing))}")
+    return tuning
+
+
+def service_env(database_url: str, dsn: str, tuning: dict[str, str]) -> dict[str, str]:
+    """Production's ``tuning`` on SQLite: ENVIRONMENT=staging (production refuses SQLite), debug routes on."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SENTRY_", "DATABASE_", "LOG_", "ENVIRONMENT"))}
     return env | {
+        **tuning,
         "ENVIRONMENT": "staging",
         "DATABASE_URL": database_url,
         "SENTRY_DSN": dsn,
-        "SENTRY_TRACES_SAMPLE_RATE": "0.05",
-        "SENTRY_PROFILES_SAMPLE_RATE": "0.0",
-        "LOG_LEVEL": "INFO",
-        "LOG_FORMAT": "json",
         "ENABLE_DEBUG_ROUTES": "true",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
 
 
-def build_targets(options: Options, work: Path, sink: Sink, say: Any) -> tuple[list[Target], str, dict[str, Any]]:
+def build_targets(
+    options: Options, work: Path, sink: Sink, say: Any
+) -> tuple[list[Target], str, dict[str, Any], dict[str, str]]:
     projects: dict[str, Path] = {}
     for design in options.designs:
         say(f"baking {design.name}" + (f" with {', '.join(p.name for p in design.patches)}" if design.patches else ""))
@@ -224,17 +239,20 @@ def build_targets(options: Options, work: Path, sink: Sink, say: Any) -> tuple[l
     python = str(prepare.service_python(first))
     database = work / "bench.db"
     database_url = f"sqlite+aiosqlite:///{database}"
-    subprocess.run([python, "-c", SEED_SCRIPT], cwd=first, env=service_env(database_url, ""), check=True, timeout=60)
+    tuning = production_tuning(first)
+    subprocess.run(
+        [python, "-c", SEED_SCRIPT], cwd=first, env=service_env(database_url, "", tuning), check=True, timeout=60
+    )
     versions = json.loads(subprocess.run([python, "-c", VERSIONS_SCRIPT], capture_output=True, check=True).stdout)
 
-    targets = [Target("bare", "bare_app:app", BENCH_DIR, service_env(database_url, ""))]
+    targets = [Target("bare", "bare_app:app", BENCH_DIR, service_env(database_url, "", tuning))]
     for design in options.designs:
         for mode in options.modes:
             name = mode if len(options.designs) == 1 else f"{design.name}/{mode}"
             dsn = sink.dsn if mode == "on" else ""
-            env = service_env(database_url, dsn)
+            env = service_env(database_url, dsn, production_tuning(projects[design.name]))
             targets.append(Target(name, "app.main:app", projects[design.name], env, design.name, mode))
-    return targets, python, versions
+    return targets, python, versions, tuning
 
 
 # ------------------------------------------------------------------------------------------------ runs
@@ -317,8 +335,9 @@ def run(options: Options, say: Any = print) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"started": stamp, "machine": machine()}
     with Sink(str(sys.executable)) as sink:
-        targets, python, versions = build_targets(options, work, sink, say)
+        targets, python, versions, tuning = build_targets(options, work, sink, say)
         results["versions"] = versions
+        results["tuning"] = tuning
         results["config"] = {
             "rounds": options.rounds,
             "duration_s": options.duration,

@@ -34,8 +34,9 @@ BARE_VALUE: Final = re.compile(r"[A-Za-z0-9_.,:/@+%?=&~-]*")
 
 @dataclass(frozen=True)
 class Tuning:
-    """What an environment starts with. Tracing costs request time, so only development samples everything;
-    profiling stays off until someone decides to pay for it."""
+    """What an environment starts with. Tracing costs request time, so only development samples everything and
+    production one request in a hundred (each traced request costs about half a millisecond of CPU: see the
+    template's docs/benchmarks.md); profiling stays off until someone decides to pay for it."""
 
     traces_sample_rate: str
     log_level: str
@@ -46,7 +47,7 @@ class Tuning:
 TUNING: Final = {
     "development": Tuning(traces_sample_rate="1.0", log_level="DEBUG", log_format="console"),
     "staging": Tuning(traces_sample_rate="0.2", log_level="INFO", log_format="json"),
-    "production": Tuning(traces_sample_rate="0.05", log_level="INFO", log_format="json"),
+    "production": Tuning(traces_sample_rate="0.01", log_level="INFO", log_format="json"),
 }
 
 

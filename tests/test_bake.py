@@ -36,7 +36,7 @@ TUNED = {
     "development": {"SENTRY_TRACES_SAMPLE_RATE": "1.0", "LOG_LEVEL": "DEBUG", "LOG_FORMAT": "console"},
     "staging": {"SENTRY_TRACES_SAMPLE_RATE": "0.2", "LOG_LEVEL": "INFO", "LOG_FORMAT": "json"},
     "production": {
-        "SENTRY_TRACES_SAMPLE_RATE": "0.05",
+        "SENTRY_TRACES_SAMPLE_RATE": "0.01",
         "LOG_LEVEL": "INFO",
         "LOG_FORMAT": "json",
         "ENABLE_DEBUG_ROUTES": "false",
