@@ -46,11 +46,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        gc.unfreeze()  # first, so that no failure below leaves start-up's objects frozen
         await app.state.http_client.aclose()
         await engine.dispose()
         log.info("service stopped")
         sentry_sdk.flush(timeout=2.0)
-        gc.unfreeze()
 
 
 def create_app(settings: Settings | None = None, *, sentry_transport: Transport | None = None) -> FastAPI:
