@@ -92,6 +92,34 @@ def test_results_name_the_machine_and_library_versions(quick_run: Path) -> None:
     assert "req/s" in markdown
 
 
+def test_the_service_runs_with_the_tuning_the_bake_gave_production(quick_run: Path) -> None:
+    tuning = _results(quick_run)["tuning"]
+    assert set(tuning) == {"SENTRY_TRACES_SAMPLE_RATE", "SENTRY_PROFILES_SAMPLE_RATE", "LOG_LEVEL", "LOG_FORMAT"}
+    assert 0.0 < float(tuning["SENTRY_TRACES_SAMPLE_RATE"]) < 1.0
+    assert tuning["LOG_FORMAT"] == "json"
+    assert f"SENTRY_TRACES_SAMPLE_RATE={tuning['SENTRY_TRACES_SAMPLE_RATE']}" in (quick_run / "latest.md").read_text()
+
+
+@pytest.mark.parametrize("mode", ["floor", "off"])
+def test_in_process_profiler_reports_cpu_per_request(mode: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "bench/profile_app.py", "--sentry", mode, "--routes", "trivial,404", "-n", "200"],
+        cwd=TEMPLATE_DIR,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=QUICK_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    routes = json.loads(result.stdout)["routes"]
+    # floor: {variant: {route: cell}}; a service mode: {route: cell}
+    cells = [cell for variant in routes.values() for cell in variant.values()] if mode == "floor" else routes.values()
+    statuses = sorted(cell["status"] for cell in cells)
+    assert statuses == ([200] * 3 + [404] * 3 if mode == "floor" else [200, 404])
+    assert all(cell["cpu_us"] > 0 for cell in cells)
+
+
 def test_error_storm_reports_healthy_latency_calm_and_storm(quick_run: Path) -> None:
     storm = _results(quick_run)["summary"]["storm"]
     for target in ("bare", "on"):
