@@ -26,6 +26,21 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def run_harness(*args: str) -> str:
+    """Run a harness command with this Python from the template's root; its stdout, once it has succeeded."""
+    result = subprocess.run(
+        [sys.executable, *args],
+        cwd=TEMPLATE_DIR,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=QUICK_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return result.stdout
+
+
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     output = tmp_path_factory.mktemp("bench-results")
@@ -35,16 +50,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if (TEMPLATE_DIR / "docs" / "benchmarks.md").exists()
         else None
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--output", str(output)],
-        cwd=TEMPLATE_DIR,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=QUICK_TIMEOUT_SECONDS,
-        check=False,
-    )
-    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    run_harness("-m", "bench", "--quick", "--output", str(output))
     docs_after = (TEMPLATE_DIR / "docs" / "benchmarks.md").read_bytes() if docs_before is not None else None
     assert docs_after == docs_before, "a quick run must not touch docs/benchmarks.md"
     return output
@@ -102,17 +108,8 @@ def test_the_service_runs_with_the_tuning_the_bake_gave_production(quick_run: Pa
 
 @pytest.mark.parametrize("mode", ["floor", "off"])
 def test_in_process_profiler_reports_cpu_per_request(mode: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "bench/profile_app.py", "--sentry", mode, "--routes", "trivial,404", "-n", "200"],
-        cwd=TEMPLATE_DIR,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=QUICK_TIMEOUT_SECONDS,
-        check=False,
-    )
-    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    routes = json.loads(result.stdout)["routes"]
+    output = run_harness("bench/profile_app.py", "--sentry", mode, "--routes", "trivial,404", "-n", "200")
+    routes = json.loads(output)["routes"]
     # floor: {variant: {route: cell}}; a service mode: {route: cell}
     cells = [cell for variant in routes.values() for cell in variant.values()] if mode == "floor" else routes.values()
     statuses = sorted(cell["status"] for cell in cells)
