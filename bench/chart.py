@@ -14,16 +14,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-GOALS = {
-    ("trivial", "on"): 0.5,
-    ("db", "on"): 0.8,
-    ("trivial", "off"): 0.85,
-    ("db", "off"): 0.85,
-    ("404", "on"): 0.5,
-    ("422", "on"): 0.5,
-    ("500", "on"): 0.25,
-}
-
 
 def main() -> None:
     results = json.loads(Path(sys.argv[1]).read_text())
@@ -47,8 +37,7 @@ def main() -> None:
                 textcoords="offset points",
             )
         for i, name in enumerate(names):
-            mode = (routes[name].get(target) or {}).get("mode")
-            goal = GOALS.get((name, mode or ""))
+            goal = (routes[name].get(target) or {}).get("goal")  # set by bench.report.summarize
             if goal is not None:
                 axes.hlines(
                     goal, xs[i] - width / 2, xs[i] + width / 2, colors="black", linestyles="dashed", linewidth=1.2

@@ -169,47 +169,55 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
-def _summarize(latencies: list[float], statuses: dict[str, int], errors: int, seconds: float, tool: str) -> LoadResult:
-    latencies.sort()
-    return LoadResult(
-        requests=len(latencies),
-        seconds=seconds,
-        rps=len(latencies) / seconds if seconds else 0.0,
-        p50_ms=_percentile(latencies, 0.50) * 1000,
-        p99_ms=_percentile(latencies, 0.99) * 1000,
-        statuses=statuses,
-        errors=errors,
-        tool=tool,
-    )
+@dataclass
+class _Tally:
+    """What the Python load generators count: latencies, status classes, failed connections."""
+
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+
+    def add(self, status: int, seconds: float) -> None:
+        self.latencies.append(seconds)
+        key = f"{status // 100}xx"
+        self.statuses[key] = self.statuses.get(key, 0) + 1
+
+    def result(self, seconds: float, tool: str) -> LoadResult:
+        latencies = sorted(self.latencies)
+        return LoadResult(
+            requests=len(latencies),
+            seconds=seconds,
+            rps=len(latencies) / seconds if seconds else 0.0,
+            p50_ms=_percentile(latencies, 0.50) * 1000,
+            p99_ms=_percentile(latencies, 0.99) * 1000,
+            statuses=self.statuses,
+            errors=self.errors,
+            tool=tool,
+        )
 
 
 async def _closed_loop(url: str, request: Request, duration: float, connections: int) -> LoadResult:
     host, port = _check_loopback(url)
     raw = request.raw(f"{host}:{port}")
-    latencies: list[float] = []
-    statuses: dict[str, int] = {}
-    errors = 0
+    tally = _Tally()
     deadline = time.perf_counter() + duration
 
     async def connection() -> None:
-        nonlocal errors
         reader, writer = await asyncio.open_connection(host, port)
         try:
             while time.perf_counter() < deadline:
                 start = time.perf_counter()
                 writer.write(raw)
                 status = await _read_response(reader)
-                latencies.append(time.perf_counter() - start)
-                key = f"{status // 100}xx"
-                statuses[key] = statuses.get(key, 0) + 1
+                tally.add(status, time.perf_counter() - start)
         except (OSError, asyncio.IncompleteReadError):
-            errors += 1
+            tally.errors += 1
         finally:
             writer.close()
 
     start = time.perf_counter()
     await asyncio.wait_for(asyncio.gather(*(connection() for _ in range(connections))), duration + 30)
-    return _summarize(latencies, statuses, errors, time.perf_counter() - start, "python")
+    return tally.result(time.perf_counter() - start, "python")
 
 
 @dataclass
@@ -230,14 +238,12 @@ async def _paced(url: str, streams: list[PacedStream], duration: float) -> dict[
 
     async def run(stream: PacedStream) -> None:
         raw = stream.request.raw(f"{host}:{port}")
-        latencies: list[float] = []
-        statuses: dict[str, int] = {}
-        errors = 0
+        tally = _Tally()
         total = int(duration * stream.rate)
         next_index = 0
 
         async def worker() -> None:
-            nonlocal next_index, errors
+            nonlocal next_index
             reader, writer = await asyncio.open_connection(host, port)
             try:
                 while next_index < total:
@@ -250,16 +256,14 @@ async def _paced(url: str, streams: list[PacedStream], duration: float) -> dict[
                     writer.write(raw)
                     status = await _read_response(reader)
                     # Measured from when the request was due, so a stalled server shows in the latency.
-                    latencies.append(time.perf_counter() - scheduled)
-                    key = f"{status // 100}xx"
-                    statuses[key] = statuses.get(key, 0) + 1
+                    tally.add(status, time.perf_counter() - scheduled)
             except (OSError, asyncio.IncompleteReadError):
-                errors += 1
+                tally.errors += 1
             finally:
                 writer.close()
 
         await asyncio.gather(*(worker() for _ in range(stream.connections)))
-        results[stream.name] = _summarize(latencies, statuses, errors, duration, "paced")
+        results[stream.name] = tally.result(duration, "paced")
 
     await asyncio.wait_for(asyncio.gather(*(run(stream) for stream in streams)), deadline - time.perf_counter() + 30)
     return results
