@@ -12,15 +12,13 @@ from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
-from sqlalchemy import pool
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
 import app.models  # noqa: F401  (registers every table on Base.metadata)
 from app.core.config import get_settings
 from app.core.logging import configure_logging
 from app.db.base import Base, UTCDateTime
-from app.db.session import use_real_sqlite_transactions
+from app.db.session import build_unpooled_engine
 
 config = context.config
 target_metadata = Base.metadata
@@ -57,9 +55,7 @@ def run_migrations(connection: Connection) -> None:
 
 
 async def run_migrations_online() -> None:
-    engine = create_async_engine(database_url(), poolclass=pool.NullPool)
-    if engine.dialect.name == "sqlite":
-        use_real_sqlite_transactions(engine)
+    engine = build_unpooled_engine(database_url())
     try:
         async with engine.connect() as connection:
             await connection.run_sync(run_migrations)

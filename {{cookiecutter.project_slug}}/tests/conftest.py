@@ -16,9 +16,9 @@ from sentry_sdk.transport import Transport
 
 from app.core.config import Settings
 from app.main import create_app
-from tests.support_db import database_url
+from tests.support_db import database_url, silent_server
 
-__all__ = ["database_url"]
+__all__ = ["database_url", "silent_server"]
 
 FAKE_DSN = "https://public@sentry.invalid/1"
 

@@ -92,22 +92,16 @@ async def empty_database_url(tmp_path: Path) -> AsyncIterator[str]:
         yield url
 
 
-class TcpProxy:
-    """Forwards 127.0.0.1:port to a real server, and can cut it off like a network outage.
+class LoopbackServer:
+    """A TCP server on 127.0.0.1 that keeps the connections it accepted, so that ``stop()`` can cut them all.
 
-    ``stop()`` drops every open connection and refuses new ones; ``start()`` listens again on the same port,
-    so a client configured with ``port`` sees the server go away and come back. ``pause()`` keeps every
-    connection open but forwards nothing (a server that hangs) until ``resume()``.
+    ``start()`` after ``stop()`` listens again on the same port.
     """
 
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
+    def __init__(self) -> None:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._flowing = asyncio.Event()
-        self._flowing.set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -119,10 +113,32 @@ class TcpProxy:
             self._server = None
         for writer in self._writers:
             writer.transport.abort()
+        self._writers.clear()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class TcpProxy(LoopbackServer):
+    """Forwards 127.0.0.1:port to a real server, and can cut it off like a network outage.
+
+    ``stop()`` drops every open connection and refuses new ones; ``start()`` listens again on the same port,
+    so a client configured with ``port`` sees the server go away and come back. ``pause()`` keeps every
+    connection open but forwards nothing (a server that hangs) until ``resume()``.
+    """
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        super().__init__()
+        self.target = (target_host, target_port)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+
+    async def stop(self) -> None:
+        await super().stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._writers.clear()
 
     def pause(self) -> None:
         self._flowing.clear()
@@ -154,28 +170,19 @@ class TcpProxy:
             writer.transport.abort()
 
 
-class SilentServer:
+class SilentServer(LoopbackServer):
     """Accepts TCP connections on 127.0.0.1 and never answers: a database or an API that hangs."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for writer in self._writers:
-            writer.transport.abort()
-        self._writers.clear()
 
     async def _accept(self, _: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
+
+
+@pytest.fixture
+async def silent_server() -> AsyncIterator[SilentServer]:
+    server = SilentServer()
+    await server.start()
+    yield server
+    await server.stop()
 
 
 def closed_port() -> int:

@@ -129,13 +129,6 @@ class TestUpstreamHangs:
     """A real socket that never answers: the client's own timeout ends the call."""
 
     @pytest.fixture
-    async def silent_server(self) -> AsyncIterator[SilentServer]:
-        server = SilentServer()
-        await server.start()
-        yield server
-        await server.stop()
-
-    @pytest.fixture
     def settings(self, make_settings: MakeSettings, silent_server: SilentServer) -> Settings:
         return make_settings(EXTERNAL_API_BASE_URL=f"http://127.0.0.1:{silent_server.port}", EXTERNAL_API_TIMEOUT=0.3)
 

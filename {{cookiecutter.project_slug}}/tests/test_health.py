@@ -71,13 +71,6 @@ class TestDatabaseRefusesConnections:
 
 class TestDatabaseHangs:
     @pytest.fixture
-    async def silent_server(self) -> AsyncIterator[SilentServer]:
-        server = SilentServer()
-        await server.start()
-        yield server
-        await server.stop()
-
-    @pytest.fixture
     def settings(self, make_settings: MakeSettings, silent_server: SilentServer) -> Settings:
         return make_settings(
             DATABASE_URL=f"postgresql+asyncpg://app@127.0.0.1:{silent_server.port}/app",

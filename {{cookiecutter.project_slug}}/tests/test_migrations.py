@@ -11,10 +11,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, inspect, pool
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import Connection, inspect
 
-from app.db.session import use_real_sqlite_transactions
+from app.db.session import build_unpooled_engine
 from tests.support_db import closed_port, empty_database_url
 
 __all__ = ["empty_database_url"]
@@ -30,9 +29,7 @@ async def alembic(url: str, run: Callable[..., Any], *args: Any) -> None:
         config.attributes["connection"] = connection
         run(config, *args)
 
-    engine = create_async_engine(url, poolclass=pool.NullPool)
-    if engine.dialect.name == "sqlite":
-        use_real_sqlite_transactions(engine)
+    engine = build_unpooled_engine(url)
     try:
         async with engine.begin() as connection:
             await connection.run_sync(on_connection)
@@ -49,7 +46,7 @@ async def describe(url: str) -> dict[str, Any]:
         uniques = inspector.get_unique_constraints("posts") if "posts" in tables else []
         return {"tables": tables, "unique": {u["name"]: u["column_names"] for u in uniques}}
 
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+    engine = build_unpooled_engine(url)
     try:
         async with engine.connect() as connection:
             return await connection.run_sync(read)

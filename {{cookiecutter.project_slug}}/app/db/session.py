@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy import Connection, event, make_url, pool, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from starlette.requests import Request  # fastapi.Request itself; importing fastapi would slow alembic
@@ -66,6 +66,14 @@ def use_real_sqlite_transactions(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN")
+
+
+def build_unpooled_engine(url: str) -> AsyncEngine:
+    """An engine for one-off work (migrations, tools): no pool, and on SQLite the service's real transactions."""
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    if engine.dialect.name == "sqlite":
+        use_real_sqlite_transactions(engine)
+    return engine
 
 
 def _asyncpg_connect_args(settings: Settings) -> dict[str, Any]:
