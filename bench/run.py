@@ -13,6 +13,7 @@ over bare, same round), then the median over rounds.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -270,24 +271,18 @@ def run_routes(options: Options, server: Server, target: Target, sink: Sink, rou
     for name in options.routes:
         route = ROUTES[name]
         checked = probe(server.port, route, target)
-        if options.warmup > 0:
-            loadgen.closed_loop(
-                server.url,
-                route.request,
-                duration=options.warmup,
-                connections=options.connections,
-                core=LOAD_CORE,
-                tool=options.tool,
-            )
-        before = sink.stats() if target.mode == "on" else None
-        result = loadgen.closed_loop(
+        load = functools.partial(
+            loadgen.closed_loop,
             server.url,
             route.request,
-            duration=options.duration,
             connections=options.connections,
             core=LOAD_CORE,
             tool=options.tool,
         )
+        if options.warmup > 0:
+            load(duration=options.warmup)
+        before = sink.stats() if target.mode == "on" else None
+        result = load(duration=options.duration)
         row = {"round": round_no, "target": target.name, "design": target.design, "mode": target.mode}
         row |= {"route": name, **result.as_dict(), "probe": checked}
         if before is not None:

@@ -134,7 +134,8 @@ def _installed_version(venv: Path) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def _uv_command() -> list[str] | None:
+def uv_command() -> list[str] | None:
+    """How to run uv here: the ``uv`` on PATH, else ``python -m uv``; None when neither exists."""
     uv = shutil.which("uv")
     if uv:
         return [uv]
@@ -163,7 +164,7 @@ def ensure_venv(version: str = BUGSINK_VERSION) -> Path:
             return venv
         shutil.rmtree(venv, ignore_errors=True)
         requirement = f"bugsink=={version}"
-        uv = _uv_command()
+        uv = uv_command()
         if uv:
             _run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], what="uv venv", timeout=300)
             env = {**os.environ, "VIRTUAL_ENV": str(venv)}

@@ -36,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .bugsink import cache_dir, cache_lock
+from .bugsink import cache_dir, cache_lock, uv_command
 
 SERVICE_TEMPLATE = Path(__file__).resolve().parents[2] / "{{cookiecutter.project_slug}}"
 SERVICE_APP = "app.main:app"
@@ -129,14 +129,6 @@ def _installed(venv: Path, dependencies: list[str]) -> bool:
     return check.returncode == 0
 
 
-def _uv_command() -> list[str] | None:
-    uv = shutil.which("uv")
-    if uv:
-        return [uv]
-    probe = subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True, check=False)
-    return [sys.executable, "-m", "uv"] if probe.returncode == 0 else None
-
-
 def ensure_venv(project: Path) -> Path:
     """Return a virtualenv holding the baked project's dependencies, installing them first if needed.
 
@@ -150,7 +142,7 @@ def ensure_venv(project: Path) -> Path:
         if _installed(venv, dependencies):  # another process installed it while we waited
             return venv
         shutil.rmtree(venv, ignore_errors=True)
-        uv = _uv_command()
+        uv = uv_command()
         if uv:
             _run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], what="uv venv", timeout=300)
             env = {**os.environ, "VIRTUAL_ENV": str(venv)}
