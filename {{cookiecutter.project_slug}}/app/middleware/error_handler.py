@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# Where a handler leaves its fields for the request's access line (request.state, i.e. scope["state"]).
+ACCESS_FIELDS = "access_fields"
 GENERIC_MESSAGE = "An unexpected error occurred"
 
 _ERROR_CODES = {
@@ -116,7 +118,7 @@ def error_response(
 
 def add_to_access_line(request: Request, **fields: Any) -> None:
     """A rejected request (4xx) is told by its access line, with these fields: one line per request, not two."""
-    request.state.access_fields = fields
+    setattr(request.state, ACCESS_FIELDS, fields)
 
 
 def request_id_of(request: Request) -> str:

@@ -18,6 +18,7 @@ from app.core.ids import random_hex_id
 from app.core.logging import log_access
 from app.core.sentry_request import route_template, sentry_request
 from app.middleware.error_handler import (
+    ACCESS_FIELDS,
     REQUEST_ID_HEADER,
     error_code_for,
     error_response,
@@ -119,7 +120,7 @@ class RequestContextMiddleware:
         try:
             if too_large:
                 # Outside the exception handlers here: answer directly, without reading the body.
-                scope["state"]["access_fields"] = {"error": error_code_for(status.HTTP_413_CONTENT_TOO_LARGE)}
+                scope["state"][ACCESS_FIELDS] = {"error": error_code_for(status.HTTP_413_CONTENT_TOO_LARGE)}
                 await self._too_large_response(request_id)(scope, receive, send_with_request_id)
             else:
                 await self.app(scope, limited_receive, send_with_request_id)
@@ -135,7 +136,7 @@ class RequestContextMiddleware:
                 path=route_template(scope) or scope.get("path"),
                 status=status_code,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
-                **scope.get("state", {}).get("access_fields", {}),
+                **scope.get("state", {}).get(ACCESS_FIELDS, {}),
             )
         return status_code
 
