@@ -7,8 +7,9 @@ DEMO_DIR ?= $(CACHE)/demo
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-export E2E_CACHE_DIR ?= $(CACHE)
-export BENCH_CACHE_DIR ?= $(CACHE)
+export TEMPLATE_CACHE_DIR ?= $(CACHE)
+# Every tier finds the tools `make install` put into the venv (uv, cookiecutter, schemathesis) before any other.
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: help install demo test test-template test-generated test-e2e test-fuzz bench lint clean
 

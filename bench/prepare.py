@@ -4,21 +4,21 @@
 - the service venv: the baked project's dependencies, resolved by uv from its pyproject.toml. The bare app runs
   from the same venv, so both sides use the same FastAPI, Starlette, uvicorn, uvloop and httptools.
 
-Everything lives under ``${BENCH_CACHE_DIR:-$HOME/.cache/fastapi-sentry-template}``; a lock file keeps two runs
-from building the same venv at once.
+Everything lives in the template's cache folder (``tests/support/harness.py``); a lock file keeps two runs from
+building the same venv at once.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from tests.support.harness import build_venv, cache_dir, cache_lock
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 SLUG_DIR = "{{cookiecutter.project_slug}}"
@@ -26,23 +26,6 @@ TEMPLATE_PARTS = ("cookiecutter.json", "local_extensions.py", "hooks", SLUG_DIR)
 HARNESS_PACKAGES = ("cookiecutter>=2.6", "matplotlib>=3.8")
 _SKIP = {"__pycache__", ".ruff_cache", ".mypy_cache", ".pytest_cache", ".venv"}
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
-
-
-def cache_dir() -> Path:
-    default = Path.home() / ".cache" / "fastapi-sentry-template"
-    path = Path(os.environ.get("BENCH_CACHE_DIR") or default)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@contextmanager
-def locked(name: str) -> Iterator[None]:
-    with (cache_dir() / f"{name}.lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _files(root: Path) -> Iterator[Path]:
@@ -75,26 +58,14 @@ def run(command: list[str], **kwargs: object) -> None:
     subprocess.run(command, check=True, **kwargs)  # type: ignore[call-overload]
 
 
-def uv() -> str:
-    found = shutil.which("uv")
-    if not found:
-        raise SystemExit("the benchmark needs uv on PATH (https://docs.astral.sh/uv/): pip install uv")
-    return found
-
-
-def ensure_venv(path: Path, requirements: list[str], *, quiet: bool = True) -> Path:
+def ensure_venv(path: Path, requirements: list[str]) -> Path:
     """A venv at ``path`` holding ``requirements`` (pip-style lines or ``-r file``); built once, then reused."""
-    python = path / "bin" / "python"
     ready = path / ".bench-ready"
-    with locked(path.name):
-        if ready.exists():
-            return python
-        shutil.rmtree(path, ignore_errors=True)
-        flags = ["--quiet"] if quiet else []
-        run([uv(), "venv", *flags, "--python", PYTHON, str(path)])
-        run([uv(), "pip", "install", *flags, "--python", str(python), *requirements])
-        ready.write_text("ok\n")
-    return python
+    with cache_lock(path.name):
+        if not ready.exists():
+            build_venv(path, requirements, what=f"building {path.name}")
+            ready.write_text("ok\n")
+    return path / "bin" / "python"
 
 
 def harness_python() -> Path:
@@ -127,7 +98,7 @@ def bake(patches: list[Path] | None = None) -> Path:
     patches = patches or []
     key = template_digest(patches)
     out = cache_dir() / "bakes" / key
-    with locked(f"bake-{key}"):
+    with cache_lock(f"bake-{key}"):
         ready = out / ".bench-ready"
         if not ready.exists():
             template = template_with(patches, key)

@@ -14,16 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support.harness import free_port
+
 LOOPBACK = "127.0.0.1"
 BENCH_DIR = Path(__file__).resolve().parent
 SERVER_CORE = 0
 LOAD_CORE = 1
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
 
 
 def pin(core: int) -> list[str]:

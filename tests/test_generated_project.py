@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Baked
+from tests.support.harness import free_port
 from tests.support.postgres import PostgresServer, postgres_server
 
 pytestmark = pytest.mark.slow
@@ -177,12 +177,6 @@ def _create_database(python: Path, server_url: str, name: str, cwd: Path) -> Non
     assert_ok(run([python, "-c", script, server_url.replace("postgresql+asyncpg", "postgresql"), name], cwd=cwd))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _request(method: str, url: str, body: dict[str, str] | None = None) -> tuple[int, dict[str, object]]:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})  # noqa: S310
@@ -198,7 +192,7 @@ def served_default_bake(bake: Callable[..., Baked], tmp_path: Path, venv_python:
     """A fresh default bake, migrated with `alembic upgrade head`, served by a real uvicorn process."""
     project = bake(tmp_path).project
     assert_ok(run([venv_python, "-m", "alembic", "upgrade", "head"], cwd=project))
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "uvicorn.log"
     with log.open("w") as log_file:
         process = subprocess.Popen(

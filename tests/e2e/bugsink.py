@@ -39,6 +39,8 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..support.harness import HarnessError, build_venv, cache_dir, cache_lock
+
 BUGSINK_VERSION = "2.6.2"
 
 # Bump when the settings or the steps that build the migrated template database change.
@@ -103,27 +105,9 @@ class BugsinkError(RuntimeError):
     """bugsink could not be installed, started or queried."""
 
 
-def cache_dir() -> Path:
-    """Where installed tools are kept between runs: $E2E_CACHE_DIR or ~/.cache/fastapi-sentry-template."""
-    configured = os.environ.get("E2E_CACHE_DIR")
-    return Path(configured) if configured else Path.home() / ".cache" / "fastapi-sentry-template"
-
-
 def venv_dir(version: str = BUGSINK_VERSION) -> Path:
     """The virtualenv that holds bugsink `version`."""
     return cache_dir() / f"bugsink-venv-{version}"
-
-
-@contextlib.contextmanager
-def cache_lock(name: str) -> Iterator[None]:
-    """Serialise installs across processes (pytest-xdist workers, two terminals)."""
-    cache_dir().mkdir(parents=True, exist_ok=True)
-    with (cache_dir() / f"{name}.lock").open("w") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 def _installed_version(venv: Path) -> str | None:
@@ -132,15 +116,6 @@ def _installed_version(venv: Path) -> str | None:
         return None
     result = subprocess.run([str(python), "-c", _IMPORT_CHECK], capture_output=True, text=True, timeout=60, check=False)
     return result.stdout.strip() if result.returncode == 0 else None
-
-
-def uv_command() -> list[str] | None:
-    """How to run uv here: the ``uv`` on PATH, else ``python -m uv``; None when neither exists."""
-    uv = shutil.which("uv")
-    if uv:
-        return [uv]
-    probe = subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True, check=False)
-    return [sys.executable, "-m", "uv"] if probe.returncode == 0 else None
 
 
 def _run(command: list[str], *, what: str, **kwargs: Any) -> str:
@@ -154,7 +129,7 @@ def ensure_venv(version: str = BUGSINK_VERSION) -> Path:
     """Return a virtualenv in which bugsink `version` imports, installing it first if needed.
 
     bugsink installs generic top-level packages (`events`, `issues`, `projects`, ...), so it never goes into
-    the environment that runs the tests or the service. uv is used when found, else venv and pip.
+    the environment that runs the tests or the service.
     """
     venv = venv_dir(version)
     if _installed_version(venv) == version:
@@ -162,19 +137,10 @@ def ensure_venv(version: str = BUGSINK_VERSION) -> Path:
     with cache_lock(venv.name):
         if _installed_version(venv) == version:  # another process installed it while we waited
             return venv
-        shutil.rmtree(venv, ignore_errors=True)
-        requirement = f"bugsink=={version}"
-        uv = uv_command()
-        if uv:
-            _run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], what="uv venv", timeout=300)
-            env = {**os.environ, "VIRTUAL_ENV": str(venv)}
-            env.pop("UV_SYSTEM_PYTHON", None)
-            install = [*uv, "pip", "install", "--quiet", "--compile-bytecode", requirement]
-            _run(install, what="installing bugsink", env=env, timeout=900)
-        else:
-            _run([sys.executable, "-m", "venv", str(venv)], what="python -m venv", timeout=300)
-            install = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", requirement]
-            _run(install, what="installing bugsink", timeout=900)
+        try:
+            build_venv(venv, [f"bugsink=={version}"], what="installing bugsink")
+        except HarnessError as error:
+            raise BugsinkError(str(error)) from error
         installed = _installed_version(venv)
         if installed != version:
             raise BugsinkError(f"bugsink {version} was installed into {venv} but imports as {installed!r}")

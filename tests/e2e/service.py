@@ -36,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .bugsink import cache_dir, cache_lock, uv_command
+from ..support.harness import HarnessError, build_venv, cache_dir, cache_lock, free_port
 
 SERVICE_TEMPLATE = Path(__file__).resolve().parents[2] / "{{cookiecutter.project_slug}}"
 SERVICE_APP = "app.main:app"
@@ -132,7 +132,7 @@ def _installed(venv: Path, dependencies: list[str]) -> bool:
 def ensure_venv(project: Path) -> Path:
     """Return a virtualenv holding the baked project's dependencies, installing them first if needed.
 
-    The project itself is not installed: its folder changes with every bake. uv is used when found, else pip.
+    The project itself is not installed: its folder changes with every bake.
     """
     venv = venv_dir()
     dependencies = project_dependencies(project)
@@ -141,28 +141,13 @@ def ensure_venv(project: Path) -> Path:
     with cache_lock(venv.name):
         if _installed(venv, dependencies):  # another process installed it while we waited
             return venv
-        shutil.rmtree(venv, ignore_errors=True)
-        uv = uv_command()
-        if uv:
-            _run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], what="uv venv", timeout=300)
-            env = {**os.environ, "VIRTUAL_ENV": str(venv)}
-            env.pop("UV_SYSTEM_PYTHON", None)
-            install = [*uv, "pip", "install", "--quiet", "--compile-bytecode", *dependencies]
-            _run(install, what="installing the service's dependencies", env=env, timeout=INSTALL_TIMEOUT_SECONDS)
-        else:
-            _run([sys.executable, "-m", "venv", str(venv)], what="python -m venv", timeout=300)
-            install = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *dependencies]
-            _run(install, what="installing the service's dependencies", timeout=INSTALL_TIMEOUT_SECONDS)
+        try:
+            build_venv(venv, dependencies, what="installing the service's dependencies")
+        except HarnessError as error:
+            raise ServiceError(str(error)) from error
         _run([str(venv / "bin" / "python"), "-c", _IMPORT_CHECK], what="importing the stack", timeout=120)
         (venv / "e2e-dependencies.json").write_text(json.dumps(dependencies))
     return venv
-
-
-def free_port() -> int:
-    """A 127.0.0.1 port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def sqlite_url(path: Path) -> str:

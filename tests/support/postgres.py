@@ -24,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
+from .harness import free_port
+
 DEBIAN_BIN_ROOT = Path("/usr/lib/postgresql")
 SERVER_USER = "postgres"
 START_TIMEOUT_SECONDS = 60
@@ -86,13 +88,6 @@ def _no_service_starts() -> Iterator[None]:
         yield
     finally:
         policy.unlink(missing_ok=True)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class PostgresServer:
