@@ -20,6 +20,7 @@ import pytest
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 QUICK_TIMEOUT_SECONDS = 240
 
+
 def run_harness(*args: str) -> str:
     """Run a harness command with this Python from the template's root; its stdout, once it has succeeded."""
     result = subprocess.run(

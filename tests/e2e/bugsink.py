@@ -18,7 +18,6 @@ bugsink keeps when its KEEP_ENVELOPES setting is on. A project is named by its D
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import selectors
@@ -27,7 +26,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 import urllib.error

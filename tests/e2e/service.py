@@ -19,11 +19,8 @@ import hashlib
 import http.client
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import tomllib

@@ -34,7 +34,7 @@ class HarnessError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    """Where installed tools and bakes are kept between runs: $TEMPLATE_CACHE_DIR or ~/.cache/fastapi-sentry-template."""
+    """Where tools and bakes are kept between runs: $TEMPLATE_CACHE_DIR or ~/.cache/fastapi-sentry-template."""
     configured = os.environ.get(CACHE_VARIABLE)
     path = Path(configured) if configured else Path.home() / ".cache" / "fastapi-sentry-template"
     path.mkdir(parents=True, exist_ok=True)
@@ -86,7 +86,8 @@ def build_venv(venv: Path, requirements: Sequence[str], *, what: str) -> Path:
     env = clean_environment()
     uv = uv_command()
     if uv:
-        run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], what="uv venv", timeout=VENV_TIMEOUT_SECONDS, env=env)
+        create = [*uv, "venv", "--quiet", "--python", sys.executable, str(venv)]
+        run(create, what="uv venv", timeout=VENV_TIMEOUT_SECONDS, env=env)
         install = [*uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python), *requirements]
     else:
         run([sys.executable, "-m", "venv", str(venv)], what="python -m venv", timeout=VENV_TIMEOUT_SECONDS, env=env)
