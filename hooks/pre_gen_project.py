@@ -1,7 +1,7 @@
 """Check every answer before cookiecutter renders a file.
 
-On the first bad answer: one line on stderr that names the field, what is wrong and the expected form, then a
-non-zero exit (cookiecutter then removes the project folder it made). Standard library only, no network.
+Every bad answer at once: one line each on stderr that names the field, what is wrong and the expected form,
+then a non-zero exit (cookiecutter then removes the project folder it made). Standard library only, no network.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import re
 import sys
 import tempfile
 import unicodedata
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Final
 
@@ -24,8 +26,10 @@ ENVIRONMENTS: Final = ("development", "staging", "production")
 PYTHON_VERSIONS: Final = ("3.11", "3.12", "3.13")
 DSN_FIELDS: Final = tuple(f"sentry_dsn_{environment}" for environment in ENVIRONMENTS)
 
+SLUG_MAX_LENGTH: Final = 50
 SLUG_EXPECTED: Final = (
-    "lower-case letters, digits and hyphens, starting with a letter and ending with a letter or digit, e.g. acme-orders"
+    "lower-case letters, digits and hyphens, starting with a letter and ending with a letter or digit, at most "
+    f"{SLUG_MAX_LENGTH} characters (a Kubernetes name must fit around it), e.g. acme-orders"
 )
 SLUG_PATTERN: Final = re.compile(r"[a-z](?:[a-z0-9-]*[a-z0-9])?")
 
@@ -218,6 +222,8 @@ def check_project_slug(value: str) -> None:
         raise AnswerError("project_slug", value, "is empty", SLUG_EXPECTED)
     if not SLUG_PATTERN.fullmatch(value):
         raise AnswerError("project_slug", value, "is not a valid slug", SLUG_EXPECTED)
+    if len(value) > SLUG_MAX_LENGTH:
+        raise AnswerError("project_slug", value, f"is {len(value)} characters long", SLUG_EXPECTED)
     module = value.replace("-", "_")
     if module in SHADOWED_MODULES:
         raise AnswerError(
@@ -265,18 +271,30 @@ def check_sentry_dsn(field: str, value: str, source: str) -> None:
         raise AnswerError(field + source, value, "is not a Sentry DSN", DSN_EXPECTED)
 
 
-def check_answers(answers: dict[str, object]) -> None:
-    """Every answer, in the order cookiecutter asks for them; raises AnswerError on the first bad one."""
-    check_project_name(text_answer(answers, "project_name"))
-    check_project_slug(text_answer(answers, "project_slug"))
-    check_single_line("project_description", text_answer(answers, "project_description"))
-    check_single_line("author_name", text_answer(answers, "author_name"))
-    check_author_email(text_answer(answers, "author_email"))
-    check_version(text_answer(answers, "version"))
-    check_choice("python_version", text_answer(answers, "python_version"), PYTHON_VERSIONS)
-    check_choice("environment", text_answer(answers, "environment"), ENVIRONMENTS)
+def check_answers(answers: dict[str, object]) -> list[str]:
+    """The one-line message of every bad answer, in the order cookiecutter asks for them; empty when all are good."""
+    checks: tuple[tuple[str, Callable[[str], None]], ...] = (
+        ("project_name", check_project_name),
+        ("project_slug", check_project_slug),
+        ("project_description", partial(check_single_line, "project_description")),
+        ("author_name", partial(check_single_line, "author_name")),
+        ("author_email", check_author_email),
+        ("version", check_version),
+        ("python_version", partial(check_choice, "python_version", choices=PYTHON_VERSIONS)),
+        ("environment", partial(check_choice, "environment", choices=ENVIRONMENTS)),
+    )
+    problems = []
+    for field, check in checks:
+        try:
+            check(text_answer(answers, field))
+        except AnswerError as error:
+            problems.append(str(error))
     for environment in ENVIRONMENTS:
-        check_sentry_dsn(f"sentry_dsn_{environment}", *sentry_dsn(answers, environment))
+        try:
+            check_sentry_dsn(f"sentry_dsn_{environment}", *sentry_dsn(answers, environment))
+        except AnswerError as error:
+            problems.append(str(error))
+    return problems
 
 
 def scrub_replay_files(answers: dict[str, object]) -> None:
@@ -294,12 +312,10 @@ def scrub_replay_files(answers: dict[str, object]) -> None:
 def main() -> int:
     remove_rendered_copy()
     scrub_replay_files(ANSWERS)
-    try:
-        check_answers(ANSWERS)
-    except AnswerError as error:
-        print(error, file=sys.stderr)
-        return 1
-    return 0
+    problems = check_answers(ANSWERS)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -477,6 +477,33 @@ def test_bad_dsn_message_matches_the_spec(bake: Bake, tmp_path: Path) -> None:
     )
 
 
+def test_every_bad_answer_is_reported_in_one_run(bake: Bake, tmp_path: Path) -> None:
+    baked = bake(
+        tmp_path, project_slug="Bad Slug", author_email="nobody", version="first", sentry_dsn_staging="htp://x"
+    )
+    lines = baked.stderr.splitlines()
+
+    assert baked.returncode != 0
+    assert [line.split(":", 1)[0] for line in lines] == [
+        "project_slug",
+        "author_email",
+        "version",
+        "sentry_dsn_staging",
+    ]
+    assert all("; expected " in line for line in lines), baked.stderr
+    assert baked.leftovers == []
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [("3D Print Queue", "service-3d-print-queue"), ("!!!", "service"), ("App", "app-service")],
+)
+def test_awkward_name_bakes_into_the_derived_slug(bake: Bake, tmp_path: Path, name: str, slug: str) -> None:
+    baked = bake(tmp_path, project_name=name)
+
+    assert baked.project.name == slug
+
+
 def test_empty_slug_is_refused_before_any_folder_is_made(bake: Bake, tmp_path: Path) -> None:
     # cookiecutter itself refuses first: the project folder would be the output folder, which exists.
     baked = bake(tmp_path, project_slug="")

@@ -14,7 +14,7 @@ from types import ModuleType
 import pytest
 from dotenv import dotenv_values
 
-from tests.conftest import HOOKS_DIR, TEMPLATE_DIR
+from tests.conftest import HOOKS_DIR, TEMPLATE_DIR, template_importable
 
 HOOKS = ("pre_gen_project", "post_gen_project")
 # On top of the template repository's own ruff rules: the generated project's stricter ones, and annotations.
@@ -168,6 +168,87 @@ def test_blank_project_name_is_rejected(pre_hook: ModuleType, name: str) -> None
 def test_slug_shadowing_an_imported_module_is_rejected(pre_hook: ModuleType, slug: str) -> None:
     with pytest.raises(pre_hook.AnswerError, match=r"^project_slug: .* shadows the \w+ module the service imports"):
         pre_hook.check_project_slug(slug)
+
+
+AWKWARD_NAMES = [
+    "3D Print Queue",
+    "42",
+    "!!!",
+    "🚀🚀🚀",
+    "   --   ",
+    "Ünïcode Ördérs",
+    "订单服务",
+    "Сервис заказов",
+    "App",
+    "Tests",
+    "Sentry SDK",
+    "pydantic settings",
+    "x" * 300,
+    "word " * 60,
+    "Orders—v2 (beta) / EU",
+    "-leading and trailing-",
+]
+
+
+def derived_slug(name: str) -> str:
+    """The slug cookiecutter offers (and --no-input takes) for a project name."""
+    from cookiecutter.generate import generate_context
+    from cookiecutter.prompt import prompt_for_config
+
+    context = generate_context(
+        context_file=str(TEMPLATE_DIR / "cookiecutter.json"), extra_context={"project_name": name}
+    )
+    with template_importable():
+        return str(prompt_for_config(context, no_input=True)["project_slug"])
+
+
+@pytest.mark.parametrize("name", AWKWARD_NAMES)
+def test_derived_slug_is_always_accepted(pre_hook: ModuleType, name: str) -> None:
+    slug = derived_slug(name)
+
+    pre_hook.check_project_slug(slug)
+
+
+def test_derived_slug_keeps_the_name_when_it_can() -> None:
+    assert [derived_slug(name) for name in ("Acme Orders", "Ünïcode Ördérs", "3D Print Queue", "App")] == [
+        "acme-orders",
+        "unicode-orders",
+        "service-3d-print-queue",
+        "app-service",
+    ]
+
+
+def test_every_shadowed_module_is_known_to_the_slug_derivation(pre_hook: ModuleType) -> None:
+    for module in pre_hook.SHADOWED_MODULES:
+        pre_hook.check_project_slug(derived_slug(module.replace("_", " ")))
+
+
+def test_all_bad_answers_are_reported_at_once(pre_hook: ModuleType) -> None:
+    answers = {
+        **pre_hook.ANSWERS,
+        "project_name": " ",
+        "version": "first",
+        "environment": "prod",
+        "sentry_dsn_production": "https://k@o1.ingest.sentry.io/p",
+    }
+
+    problems = pre_hook.check_answers(answers)
+
+    assert [problem.split(":", 1)[0] for problem in problems] == [
+        "project_name",
+        "version",
+        "environment",
+        "sentry_dsn_production",
+    ]
+
+
+def test_good_answers_have_no_problems(pre_hook: ModuleType) -> None:
+    assert pre_hook.check_answers(pre_hook.ANSWERS) == []
+
+
+def test_too_long_slug_is_rejected(pre_hook: ModuleType) -> None:
+    with pytest.raises(pre_hook.AnswerError, match=r"^project_slug: .* is 51 characters long; expected "):
+        pre_hook.check_project_slug("a" * 51)
 
 
 @pytest.mark.parametrize("email", ["platform@example.com", "first.last+tag@mail.example.co.uk", "ops@localhost"])
