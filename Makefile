@@ -11,7 +11,7 @@ export TEMPLATE_CACHE_DIR ?= $(CACHE)
 # Every tier finds the tools `make install` put into the venv (uv, cookiecutter, schemathesis) before any other.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install demo test test-template test-generated test-e2e test-fuzz bench lint clean
+.PHONY: help install demo demo-port test test-template test-generated test-e2e test-fuzz bench lint clean
 
 help:
 	@echo "make demo   bake a service with default answers and serve it on 127.0.0.1:$(PORT)"
@@ -28,9 +28,14 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-demo: install
+# Fails at once, before anything is installed, when something already holds the port.
+demo-port:
+	@$(PYTHON) -c 'import socket; socket.create_server(("127.0.0.1", $(PORT))).close()' 2>/dev/null || \
+		{ echo "make demo: 127.0.0.1:$(PORT) is in use; pick a free port, e.g. make demo PORT=8010" >&2; exit 1; }
+
+demo: demo-port install
 	rm -rf "$(DEMO_DIR)"
-	$(BIN)/cookiecutter --no-input --output-dir "$(DEMO_DIR)" .
+	$(BIN)/cookiecutter --no-input --output-dir "$(DEMO_DIR)" . > /dev/null
 	$(PYTHON) -m venv "$(DEMO_DIR)/venv"
 	cd "$(DEMO_DIR)/my-service" && "$(DEMO_DIR)/venv/bin/python" -m pip install --quiet -e ".[dev]"
 	cd "$(DEMO_DIR)/my-service" && "$(DEMO_DIR)/venv/bin/alembic" upgrade head

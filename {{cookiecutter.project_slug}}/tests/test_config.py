@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from app.core.config import Settings, env_files
+from app.core.config import Settings, describe_errors, env_files
 
 
 @pytest.fixture
@@ -80,6 +83,54 @@ def test_bad_value_names_the_variable(field: str, value: str, monkeypatch: pytes
 def test_production_refuses_sqlite() -> None:
     with pytest.raises(ValidationError, match="DATABASE_URL: production must not run on SQLite"):
         Settings(_env_file=None, ENVIRONMENT="production", DATABASE_URL="sqlite+aiosqlite:///./app.db")
+
+
+def test_bad_settings_stop_the_service_with_one_line_per_variable_and_no_traceback(tmp_path: Path) -> None:
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "ENVIRONMENT": "production",
+        "SENTRY_TRACES_SAMPLE_RATE": "2",
+        "DB_POOL_SIZE": "0",
+        "DATABASE_URL": "sqlite+aiosqlite:///./secret-password.db",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--port", "0"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "invalid setting SENTRY_TRACES_SAMPLE_RATE: Input should be less than or equal to 1",
+        "invalid setting DB_POOL_SIZE: Input should be greater than or equal to 1",
+    ]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_setting_errors_name_the_variable_never_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "prod")
+    monkeypatch.setenv("SENTRY_DSN", "not-a-dsn-but-a-secret")
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)
+
+    lines = describe_errors(caught.value)
+
+    assert [line.split(":")[0] for line in lines] == ["invalid setting ENVIRONMENT", "invalid setting SENTRY_DSN"]
+    assert not any("secret" in line for line in lines)
+
+
+def test_production_on_sqlite_is_one_line_naming_database_url() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None, ENVIRONMENT="production", DATABASE_URL="sqlite+aiosqlite:///./app.db")
+
+    assert describe_errors(caught.value) == [
+        "invalid setting DATABASE_URL: production must not run on SQLite; "
+        "set DATABASE_URL=postgresql+asyncpg://USER:PASSWORD@HOST:5432/DBNAME"
+    ]
 
 
 def test_release_defaults_to_distribution_at_version() -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, field_validator, model_validator
+from pydantic import Field, HttpUrl, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "staging", "production"]
@@ -107,7 +108,24 @@ class Settings(BaseSettings):
         return self.SENTRY_DSN is not None
 
 
+def describe_errors(error: ValidationError) -> list[str]:
+    """One line per bad variable: its name and what is wrong, never its value (it may be a secret)."""
+    lines = []
+    for problem in error.errors(include_url=False, include_input=False):
+        name = ".".join(str(part) for part in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"invalid setting {name}: {message}" if name else f"invalid setting {message}")
+    return lines
+
+
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment and the env files."""
-    return Settings(_env_file=env_files())
+    """The process-wide settings, read once from the environment and the env files.
+
+    A bad value stops the process with one line per bad variable on stderr and exit status 1, no traceback.
+    """
+    try:
+        return Settings(_env_file=env_files())
+    except ValidationError as error:
+        print(*describe_errors(error), sep="\n", file=sys.stderr)  # logging is not configured yet
+        raise SystemExit(1) from None
