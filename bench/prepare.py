@@ -1,6 +1,7 @@
 """Bake the template, and build the two venvs the benchmark runs in, each cached by what it is made from.
 
-- the harness venv: cookiecutter (to bake) and matplotlib (to draw the chart); nothing the service imports;
+- the harness venv: matplotlib (to draw the chart); nothing the service imports. The template is baked by the
+  same code as the template's tests (tests/support/baking.py);
 - the service venv: the baked project's dependencies, resolved by uv from its pyproject.toml. The bare app runs
   from the same venv, so both sides use the same FastAPI, Starlette, uvicorn, uvloop and httptools.
 
@@ -11,19 +12,19 @@ building the same venv at once.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.support.baking import run_bake
 from tests.support.harness import build_venv, cache_dir, cache_lock
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 SLUG_DIR = "{{cookiecutter.project_slug}}"
 TEMPLATE_PARTS = ("cookiecutter.json", "local_extensions.py", "hooks", SLUG_DIR)
-HARNESS_PACKAGES = ("cookiecutter>=2.6", "matplotlib>=3.8")
+HARNESS_PACKAGES = ("matplotlib>=3.8",)
 _SKIP = {"__pycache__", ".ruff_cache", ".mypy_cache", ".pytest_cache", ".venv"}
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -98,28 +99,14 @@ def bake(patches: list[Path] | None = None) -> Path:
     patches = patches or []
     key = template_digest(patches)
     out = cache_dir() / "bakes" / key
+    ready = out / ".bench-ready"
     with cache_lock(f"bake-{key}"):
-        ready = out / ".bench-ready"
         if not ready.exists():
             template = template_with(patches, key)
             shutil.rmtree(out, ignore_errors=True)
-            home = out / "home"
-            home.mkdir(parents=True)
-            config = out / "cookiecutter.yaml"
-            config.write_text(f'replay_dir: "{home / "replay"}"\ncookiecutters_dir: "{home / "cc"}"\n')
-            env = {k: v for k, v in os.environ.items() if not k.startswith("SENTRY_DSN")}
-            env |= {"HOME": str(home), "COOKIECUTTER_CONFIG": str(config)}
-            run(
-                [str(harness_python()), "-m", "cookiecutter", str(template), "--no-input", "--output-dir", str(out)],
-                env=env,
-                capture_output=True,
-                timeout=120,
-            )
-            ready.write_text("ok\n")
-    projects = [p for p in out.iterdir() if p.is_dir() and p.name != "home"]
-    if len(projects) != 1:
-        raise SystemExit(f"expected one baked project in {out}, found {projects}")
-    return projects[0]
+            project = run_bake(out, template=str(template)).project
+            ready.write_text(str(project.relative_to(out)))
+    return out / ready.read_text().strip()
 
 
 def service_python(project: Path) -> Path:
