@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import api_routes  # type: ignore[import-not-found]  (uvicorn runs this file from bench/)
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, DateTime, String, Text, event
@@ -142,6 +143,7 @@ async def sentry_debug() -> None:
 api.include_router(posts)
 api.include_router(external)
 app = FastAPI(lifespan=lifespan)
+app.include_router(api_routes.router)  # first, as in service_app.py
 app.include_router(health)
 app.include_router(api)
 app.include_router(debug)

@@ -14,6 +14,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+LABELS = {"off": "Sentry off", "on": "Sentry on, production's trace rate", "on10": "Sentry on, 10 % traced"}
+
 
 def main() -> None:
     results = json.loads(Path(sys.argv[1]).read_text())
@@ -25,7 +27,7 @@ def main() -> None:
     for index, target in enumerate(targets):
         xs = [i + (index - (len(targets) - 1) / 2) * width for i in range(len(names))]
         ratios = [(routes[n].get(target) or {}).get("ratio") or 0 for n in names]
-        bars = axes.bar(xs, ratios, width * 0.95, label=f"Sentry {target}" if target in ("on", "off") else target)
+        bars = axes.bar(xs, ratios, width * 0.95, label=LABELS.get(target, target))
         for bar, value in zip(bars, ratios, strict=True):
             axes.annotate(
                 f"{value:.2f}",

@@ -71,13 +71,21 @@ class Route:
 ROUTES: dict[str, Route] = {
     route.name: route
     for route in (
-        Route("trivial", Request("GET", "/health/live"), 200, "GET /health/live"),
+        Route("ok", Request("GET", "/ok"), 200, "GET /ok (an API route returning a small JSON object)"),
+        Route("item", Request("GET", "/items/42"), 200, "GET /items/42 (a path parameter)"),
         Route("db", Request("GET", "/api/v1/posts/1"), 200, "GET /api/v1/posts/1 (one row, SQLite)"),
         Route("404", Request("GET", "/api/v1/no-such-route"), 404, "GET unknown route"),
         Route("422", Request("POST", "/api/v1/posts", b"{}"), 422, "POST /api/v1/posts {}"),
         Route("500", Request("GET", "/sentry-debug"), 500, "GET /sentry-debug (ZeroDivisionError)"),
     )
 }
+
+
+# Routes loaded again at half of bare's measured capacity, open loop, for the tail at a rate a service runs at.
+PACED_ROUTES = ("ok", "db", "404")
+PACED_FRACTION = 0.5
+# Service modes: Sentry off; on at production's trace rate (from the bake's .env.production); on at 10 %.
+MODES = {"off": None, "on": None, "on10": "0.1"}
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,7 @@ class Options:
     warmup: float
     connections: int
     storm_duration: float
+    paced_duration: float
     calm_rate: float
     storm_rate: float
     routes: list[str]
@@ -127,7 +136,8 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--calm-rate", type=float, default=200.0, help="healthy req/s during calm and storm")
     parser.add_argument("--storm-rate", type=float, default=200.0, help="failing req/s during the storm")
     parser.add_argument("--routes", default=",".join(ROUTES), help=f"comma-separated, from {','.join(ROUTES)}")
-    parser.add_argument("--targets", default="off,on", help="service modes to run next to bare: off,on")
+    parser.add_argument("--targets", default="off,on,on10", help=f"service modes next to bare, from {','.join(MODES)}")
+    parser.add_argument("--paced-duration", type=float, default=6.0, help="seconds of each paced half-capacity run")
     parser.add_argument(
         "--design",
         action="append",
@@ -151,6 +161,7 @@ def parse_args(argv: list[str] | None) -> Options:
         warmup=args.warmup,
         connections=args.connections,
         storm_duration=args.storm_duration,
+        paced_duration=args.paced_duration,
         calm_rate=args.calm_rate,
         storm_rate=args.storm_rate,
         routes=[r for r in args.routes.split(",") if r],
@@ -163,8 +174,8 @@ def parse_args(argv: list[str] | None) -> Options:
     )
     if args.quick:
         options.rounds, options.duration, options.warmup = 1, 1.0, 0.0
-        options.storm_duration, options.connections = 1.0, 16
-    unknown = set(options.routes) - set(ROUTES) or set(options.modes) - {"on", "off"}
+        options.storm_duration, options.paced_duration, options.connections = 1.0, 1.0, 16
+    unknown = set(options.routes) - set(ROUTES) or set(options.modes) - set(MODES)
     if unknown:
         parser.error(f"unknown route or target: {sorted(unknown)}")
     return options
@@ -219,6 +230,7 @@ def service_env(database_url: str, dsn: str, tuning: dict[str, str]) -> dict[str
     """Production's ``tuning`` on SQLite: ENVIRONMENT=staging (production refuses SQLite), debug routes on."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SENTRY_", "DATABASE_", "LOG_", "ENVIRONMENT"))}
     return env | {
+        "PYTHONPATH": str(BENCH_DIR),  # service_app.py imports the benchmark's API routes from here
         **tuning,
         "ENVIRONMENT": "staging",
         "DATABASE_URL": database_url,
@@ -250,9 +262,11 @@ def build_targets(
     for design in options.designs:
         for mode in options.modes:
             name = mode if len(options.designs) == 1 else f"{design.name}/{mode}"
-            dsn = sink.dsn if mode == "on" else ""
+            dsn = sink.dsn if mode != "off" else ""
             env = service_env(database_url, dsn, production_tuning(projects[design.name]))
-            targets.append(Target(name, "app.main:app", projects[design.name], env, design.name, mode))
+            if MODES[mode] is not None:
+                env["SENTRY_TRACES_SAMPLE_RATE"] = MODES[mode]
+            targets.append(Target(name, "service_app:app", projects[design.name], env, design.name, mode))
     return targets, python, versions, tuning
 
 
@@ -281,7 +295,7 @@ def run_routes(options: Options, server: Server, target: Target, sink: Sink, rou
         )
         if options.warmup > 0:
             load(duration=options.warmup)
-        before = sink.stats() if target.mode == "on" else None
+        before = sink.stats() if target.mode not in (None, "off") else None
         result = load(duration=options.duration)
         row = {"round": round_no, "target": target.name, "design": target.design, "mode": target.mode}
         row |= {"route": name, **result.as_dict(), "probe": checked}
@@ -307,7 +321,7 @@ def run_routes(options: Options, server: Server, target: Target, sink: Sink, rou
 
 
 def run_storm(options: Options, server: Server, target: Target, round_no: int, say: Any) -> list[dict]:
-    healthy = PacedStream("healthy", ROUTES["trivial"].request, options.calm_rate, connections=16)
+    healthy = PacedStream("healthy", ROUTES["ok"].request, options.calm_rate, connections=16)
     failing = PacedStream("failing", ROUTES["500"].request, options.storm_rate, connections=32)
     rows = []
     for phase, streams in (("calm", [healthy]), ("storm", [healthy, failing])):
@@ -321,6 +335,32 @@ def run_storm(options: Options, server: Server, target: Target, round_no: int, s
             f"  p99 {results['healthy'].p99_ms:7.2f} ms"
         )
     return rows
+
+
+def run_paced(
+    options: Options, server: Server, target: Target, rates: dict[str, float], say: Any
+) -> list[dict[str, Any]]:
+    """Each paced route at ``rates[route]`` req/s, open loop: latency counts from when a request was due."""
+    rows = []
+    for name, rate in rates.items():
+        stream = PacedStream(name, ROUTES[name].request, rate, connections=options.connections)
+        result = loadgen.paced(server.url, [stream], duration=options.paced_duration, core=LOAD_CORE)[name]
+        rows.append({"target": target.name, "route": name, "rate": rate, **result.as_dict()})
+        say(
+            f"  paced {target.name:>12} {name:>8} at {rate:7.0f} req/s: p50 {result.p50_ms:7.2f} ms"
+            f"  p99 {result.p99_ms:7.2f} ms"
+        )
+    return rows
+
+
+def paced_rates(options: Options, runs: list[dict[str, Any]]) -> dict[str, float]:
+    """Half of bare's median closed-loop throughput, per paced route measured in this run."""
+    rates = {}
+    for name in PACED_ROUTES:
+        measured = [row["rps"] for row in runs if row["target"] == "bare" and row["route"] == name]
+        if measured:
+            rates[name] = round(PACED_FRACTION * sorted(measured)[len(measured) // 2], 1)
+    return rates
 
 
 def run(options: Options, say: Any = print) -> dict[str, Any]:
@@ -363,10 +403,19 @@ def run(options: Options, say: Any = print) -> dict[str, Any]:
                     python, target.app, target.app_dir, target.env, work / f"{target.name.replace('/', '-')}.log"
                 ) as server:
                     runs += run_routes(options, server, target, sink, round_no, say)
-                    if "500" in options.routes and target.mode != "off":
+                    if "500" in options.routes and target.mode in (None, "on"):
                         storms += run_storm(options, server, target, round_no, say)
+        rates = paced_rates(options, runs)
+        paced_runs: list[dict] = []
+        for target in targets:
+            with Server(
+                python, target.app, target.app_dir, target.env, work / f"{target.name.replace('/', '-')}-paced.log"
+            ) as server:
+                paced_runs += run_paced(options, server, target, rates, say)
+        results["config"]["paced"] = {"fraction_of_bare": PACED_FRACTION, "duration_s": options.paced_duration}
         results["runs"] = runs
         results["storm_runs"] = storms
+        results["paced_runs"] = paced_runs
         results["sink"] = sink.stats()
     results["machine"]["loadavg_end"] = list(os.getloadavg())
     results["elapsed_s"] = round(time.time() - started, 1)

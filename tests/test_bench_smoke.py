@@ -63,9 +63,9 @@ def test_quick_run_writes_json_markdown_and_chart(quick_run: Path) -> None:
 
 def test_every_route_has_throughput_and_latency_for_every_target(quick_run: Path) -> None:
     summary = _results(quick_run)["summary"]["routes"]
-    assert set(summary) == {"trivial", "db", "404", "422", "500"}
+    assert set(summary) == {"ok", "item", "db", "404", "422", "500"}
     for route, cells in summary.items():
-        assert set(cells) == {"bare", "off", "on"}, route
+        assert set(cells) == {"bare", "off", "on", "on10"}, route
         for target, cell in cells.items():
             for key in ("rps", "p50_ms", "p99_ms"):
                 value = cell[key]
@@ -89,7 +89,7 @@ def test_results_name_the_machine_and_library_versions(quick_run: Path) -> None:
     assert results["machine"]["cpu_model"]
     assert {"fastapi", "starlette", "sentry-sdk", "uvicorn"} <= set(results["versions"])
     markdown = (quick_run / "latest.md").read_text()
-    assert "| trivial |" in markdown
+    assert "| ok |" in markdown
     assert "req/s" in markdown
 
 
@@ -117,3 +117,28 @@ def test_error_storm_reports_healthy_latency_calm_and_storm(quick_run: Path) -> 
     for target in ("bare", "on"):
         assert storm[target]["calm_p99"] > 0
         assert storm[target]["storm_p99"] > 0
+
+
+def test_paced_half_capacity_run_reports_latency_for_every_target(quick_run: Path) -> None:
+    results = _results(quick_run)
+    paced = results["summary"]["paced"]
+    bare_rps = results["summary"]["routes"]
+
+    assert {(row["target"], row["route"]) for row in paced} == {
+        (target, route) for target in ("bare", "off", "on", "on10") for route in ("ok", "db", "404")
+    }
+    for row in paced:
+        assert row["rate"] == pytest.approx(0.5 * bare_rps[row["route"]]["bare"]["rps"], rel=0.01)
+        assert row["requests"] > 0
+        assert 0 < row["p50_ms"] <= row["p99_ms"]
+
+
+def test_tail_goals_are_checked_for_api_db_and_404_routes(quick_run: Path) -> None:
+    checks = _results(quick_run)["summary"]["checks"]
+    tails = {check["what"] for check in checks if check["target"] == "on10" and "p99" in check["what"]}
+
+    assert tails == {
+        f"{route} {what}"
+        for route in ("ok", "db", "404")
+        for what in ("p99/p50 at saturation, over bare's", "p99 paced at half of bare's capacity, over bare's")
+    }
