@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, inspect
 
-from app.db.session import build_unpooled_engine
+from app.db.engine import build_unpooled_engine
 from tests.support_db import closed_port, empty_database_url
 
 __all__ = ["empty_database_url"]

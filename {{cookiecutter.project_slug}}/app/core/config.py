@@ -102,10 +102,6 @@ class Settings(BaseSettings):
     def debug_routes_enabled(self) -> bool:
         return self.ENVIRONMENT != "production" or self.ENABLE_DEBUG_ROUTES
 
-    @property
-    def sentry_enabled(self) -> bool:
-        return self.SENTRY_DSN is not None
-
 
 @lru_cache
 def get_settings() -> Settings:
