@@ -73,10 +73,13 @@ async def test_downgrade_removes_everything_and_upgrade_works_again(empty_databa
     assert "posts" in (await describe(empty_database_url))["tables"]
 
 
-async def test_alembic_command_line_migrates_the_given_database(empty_database_url: str) -> None:
+async def test_alembic_command_line_migrates_the_given_database_naming_revisions_not_ddl(
+    empty_database_url: str,
+) -> None:
     # DATABASE_URL points nowhere: the migration must use the -x dburl given on the command line.
     unreachable = f"postgresql+asyncpg://app@127.0.0.1:{closed_port()}/app"
     env = {**os.environ, "DATABASE_URL": unreachable, "ENVIRONMENT": "staging", "LOG_FORMAT": "json"}
+    env["LOG_LEVEL"] = "DEBUG"  # the level that shows the service's own SQL: migrations still do not print theirs
 
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "alembic", "-x", f"dburl={empty_database_url}", "upgrade", "head"),
@@ -90,4 +93,5 @@ async def test_alembic_command_line_migrates_the_given_database(empty_database_u
 
     assert process.returncode == 0, stderr.decode()
     assert "Running upgrade  -> 0001" in stdout.decode()
+    assert "CREATE TABLE" not in (stdout + stderr).decode()
     await alembic(empty_database_url, command.check)
