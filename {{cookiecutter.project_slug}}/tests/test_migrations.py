@@ -13,6 +13,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, inspect
 
+import app.models  # noqa: F401  (registers every table on Base.metadata)
+from app.db.base import Base
 from app.db.engine import build_unpooled_engine
 from tests.support_db import closed_port, empty_database_url
 
@@ -59,7 +61,7 @@ async def test_upgrade_creates_the_schema_of_the_models(empty_database_url: str)
 
     await alembic(empty_database_url, command.check)  # raises if models and migrations differ
     schema = await describe(empty_database_url)
-    assert schema["tables"] == {"alembic_version", "posts"}
+    assert schema["tables"] == {"alembic_version", *Base.metadata.tables}
     assert schema["unique"] == {"uq_posts_title": ["title"]}
 
 
