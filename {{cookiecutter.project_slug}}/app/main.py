@@ -14,14 +14,15 @@ from fastapi import FastAPI
 
 from app.api.router import api_router
 from app.api.routes import debug, health
+from app.clients.external_api import ExternalAPIClient
 from app.core.config import VERSION, Settings, get_settings
 from app.core.logging import configure_logging
-from app.core.sentry import init_sentry
-from app.db.session import build_engine, build_sessionmaker
+from app.core.sentry import init_sentry, sentry_status, trace_queries
+from app.db.engine import build_engine
+from app.db.session import build_sessionmaker
 from app.middleware.error_handler import add_exception_handlers
 from app.middleware.request_context import RequestContextMiddleware
 from app.schemas.errors import ErrorResponse
-from app.services.external_service import build_http_client
 
 if TYPE_CHECKING:
     from sentry_sdk.transport import Transport
@@ -31,13 +32,21 @@ log = structlog.get_logger(__name__)
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Open the database engine and the shared HTTP client; close both and flush Sentry on shutdown."""
+    """Open the database engine and the upstream clients; close them and flush Sentry on shutdown."""
     settings: Settings = app.state.settings
+    sentry_enabled: bool = app.state.sentry_enabled
     engine = build_engine(settings)
+    if sentry_enabled:
+        trace_queries(engine)
     app.state.engine = engine
     app.state.sessionmaker = build_sessionmaker(engine)
-    app.state.http_client = build_http_client(settings)
-    log.info("service started", environment=settings.ENVIRONMENT, release=settings.SENTRY_RELEASE)
+    app.state.external_api = ExternalAPIClient.open(settings)
+    log.info(
+        "service started",
+        environment=settings.ENVIRONMENT,
+        release=settings.SENTRY_RELEASE,
+        **sentry_status(settings, enabled=sentry_enabled),
+    )
     # What start-up built (modules, routes, engine, clients) lives as long as the process: keep it out of the
     # garbage collector's sight. Under concurrent load, objects that requests hold for a moment get promoted to
     # the oldest generation, and each full collection would scan all of start-up again: pauses of tens of
@@ -47,7 +56,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         gc.unfreeze()  # first, so that no failure below leaves start-up's objects frozen
-        await app.state.http_client.aclose()
+        await app.state.external_api.aclose()
         await engine.dispose()
         log.info("service stopped")
         sentry_sdk.flush(timeout=2.0)
@@ -56,7 +65,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None, *, sentry_transport: Transport | None = None) -> FastAPI:
     """Build the service. ``sentry_transport`` lets tests capture events in-process."""
     settings = settings or get_settings()
-    # Logging and Sentry start before any route exists: the SDK instruments routes as they are created.
+    # Logging first, so that Sentry's set-up and everything after it logs through the service's pipeline.
     configure_logging(settings)
     sentry_enabled = init_sentry(settings, transport=sentry_transport)
 
@@ -72,6 +81,7 @@ def create_app(settings: Settings | None = None, *, sentry_transport: Transport 
         },
     )
     app.state.settings = settings
+    app.state.sentry_enabled = sentry_enabled
     app.add_middleware(
         RequestContextMiddleware, max_body_bytes=settings.MAX_REQUEST_BODY_BYTES, sentry_enabled=sentry_enabled
     )

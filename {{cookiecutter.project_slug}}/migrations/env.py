@@ -8,6 +8,7 @@ the migrations then run on it, and the caller keeps control of logging.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, Literal
 
 from alembic import context
@@ -18,7 +19,7 @@ import app.models  # noqa: F401  (registers every table on Base.metadata)
 from app.core.config import get_settings
 from app.core.logging import configure_logging
 from app.db.base import Base, UTCDateTime
-from app.db.session import build_unpooled_engine
+from app.db.engine import build_unpooled_engine
 
 config = context.config
 target_metadata = Base.metadata
@@ -69,4 +70,6 @@ elif (shared_connection := config.attributes.get("connection")) is not None:
     run_migrations(shared_connection)
 else:
     configure_logging(get_settings())
+    # Alembic says which revision it applies; the DDL of each, even at LOG_LEVEL=DEBUG, is for `--sql` to show.
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
     asyncio.run(run_migrations_online())

@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.core.config import Settings, describe_errors, env_files
+from app.core.sentry import init_sentry
 
 
 @pytest.fixture
@@ -59,8 +60,10 @@ def test_environment_variable_selects_the_environment_file(project_dir: Path, mo
     assert settings.SENTRY_DSN is None
 
 
-def test_empty_dsn_means_sentry_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Settings(_env_file=None, SENTRY_DSN="").sentry_enabled is False
+def test_empty_dsn_means_sentry_off() -> None:
+    settings = Settings(_env_file=None, SENTRY_DSN="")
+    assert settings.SENTRY_DSN is None
+    assert init_sentry(settings) is False
 
 
 @pytest.mark.parametrize(

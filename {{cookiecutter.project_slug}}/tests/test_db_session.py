@@ -13,7 +13,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
-from app.db.session import build_engine, build_sessionmaker
+from app.db.engine import build_engine
+from app.db.session import build_sessionmaker
 from app.exceptions import ConflictError, ServiceUnavailableError
 from app.models import Post
 from app.schemas.post import PostCreate, PostUpdate

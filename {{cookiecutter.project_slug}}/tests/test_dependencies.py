@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, get_origin
 
 from fastapi.params import Depends
 
-from app.api import deps
+import app as app_package
 
 
 def providers() -> Iterator[Callable[..., Any]]:
-    """The function behind each ``Annotated[..., Depends(...)]`` alias of ``app.api.deps``."""
-    for alias in vars(deps).values():
-        if get_origin(alias) is Annotated:
+    """The function behind each ``Annotated[..., Depends(...)]`` alias of every module of the service."""
+    for info in pkgutil.walk_packages(app_package.__path__, prefix="app."):
+        module = importlib.import_module(info.name)
+        for alias in vars(module).values():
+            if get_origin(alias) is not Annotated:
+                continue
             for meta in alias.__metadata__:
                 if isinstance(meta, Depends) and meta.dependency is not None:
                     yield meta.dependency
@@ -27,7 +32,8 @@ def test_the_service_providers_are_async() -> None:
     sessions, so they are ``async def``.
     """
     found = list(providers())
-    assert {call.__name__ for call in found} >= {"get_session", "get_post_service", "get_app_settings"}
+    names = {call.__name__ for call in found}
+    assert names >= {"get_session", "get_post_service", "get_app_settings", "get_external_api"}
     in_thread_pool = [
         call.__qualname__
         for call in found

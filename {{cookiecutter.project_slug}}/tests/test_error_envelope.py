@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import exceptions
 from app.core.ids import random_hex_id
-from app.middleware.error_handler import REQUEST_ID_HEADER
+from app.schemas.errors import REQUEST_ID_HEADER
 
 ENVELOPE_KEYS = {"error", "message", "details", "request_id"}
 

@@ -10,9 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.api.deps import get_http_client
+from app.clients.external_api import SERVICE_NAME, ExternalAPIClient, get_external_api
 from app.core.config import Settings
-from app.services.external_service import SERVICE_NAME, ExternalAPIService, build_http_client
 from tests.support_db import SilentServer
 
 MakeSettings = Callable[..., Settings]
@@ -34,7 +33,7 @@ async def upstream(app: FastAPI) -> AsyncIterator[Callable[[Handler], list[httpx
 
         client = httpx.AsyncClient(transport=httpx.MockTransport(record), base_url="https://upstream.test")
         clients.append(client)
-        app.dependency_overrides[get_http_client] = lambda: client
+        app.dependency_overrides[get_external_api] = lambda: ExternalAPIClient(client)
         return seen
 
     yield install
@@ -69,7 +68,7 @@ async def test_resource_id_cannot_escape_the_resource_path() -> None:
         return httpx.Response(200, json={})
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(record), base_url="https://upstream.test") as client:
-        await ExternalAPIService(client).fetch_resource("../admin?all=1")
+        await ExternalAPIClient(client).fetch_resource("../admin?all=1")
 
     assert seen[0].url.raw_path == b"/resources/..%2Fadmin%3Fall%3D1"
 
@@ -140,10 +139,12 @@ class TestUpstreamHangs:
         assert 0.25 < time.perf_counter() - started < 3.0
 
 
-def test_client_has_a_deadline_and_the_configured_base_url(make_settings: MakeSettings) -> None:
-    client = build_http_client(
+async def test_client_has_a_deadline_and_the_configured_base_url(make_settings: MakeSettings) -> None:
+    external_api = ExternalAPIClient.open(
         make_settings(EXTERNAL_API_BASE_URL="https://api.example.org/v2", EXTERNAL_API_TIMEOUT=4.0)
     )
+    client = external_api.http
+    await external_api.aclose()
 
     assert client.base_url == httpx.URL("https://api.example.org/v2/")
     assert (client.timeout.read, client.timeout.write, client.timeout.pool) == (4.0, 4.0, 4.0)

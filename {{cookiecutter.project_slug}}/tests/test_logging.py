@@ -5,12 +5,16 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 import structlog
 from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.config import Settings
 from app.core.logging import configure_logging
@@ -19,6 +23,17 @@ from tests.conftest import CapturingTransport, MakeSettings
 
 def lines(stream: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def log_to(stream: io.StringIO) -> None:
+    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "app")
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
 
 
 async def test_every_line_is_json_with_timestamp_level_and_logger(
@@ -113,3 +128,35 @@ def test_capture_logs_sees_structlog_events(settings: Settings) -> None:
     with structlog.testing.capture_logs() as captured:
         structlog.get_logger("app.test").warning("disk almost full", free_mb=12)
     assert captured == [{"event": "disk almost full", "free_mb": 12, "log_level": "warning"}]
+
+
+@pytest.mark.parametrize(("stream", "coloured"), [(io.StringIO(), False), (Terminal(), True)], ids=["file", "terminal"])
+def test_console_output_is_coloured_only_on_a_terminal(
+    make_settings: MakeSettings, monkeypatch: pytest.MonkeyPatch, stream: io.StringIO, coloured: bool
+) -> None:
+    monkeypatch.setattr(sys, "stdout", stream)
+    configure_logging(make_settings(LOG_FORMAT="console"))
+
+    structlog.get_logger("app.test").warning("disk almost full")
+
+    assert "disk almost full" in stream.getvalue()
+    assert ("\x1b[" in stream.getvalue()) is coloured
+
+
+@pytest.mark.parametrize(("log_level", "shown"), [("INFO", False), ("DEBUG", True)])
+async def test_sql_statements_are_logged_at_debug_only(
+    make_settings: MakeSettings, database_url: str, log_level: str, shown: bool
+) -> None:
+    configure_logging(make_settings(LOG_LEVEL=log_level))
+    stream = io.StringIO()
+    log_to(stream)
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 4242"))
+    finally:
+        await engine.dispose()
+
+    statements = [line for line in lines(stream) if line["event"] == "SELECT 4242"]
+    assert bool(statements) is shown
+    assert all(line["level"] == "debug" for line in statements)

@@ -13,7 +13,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, inspect
 
-from app.db.session import build_unpooled_engine
+import app.models  # noqa: F401  (registers every table on Base.metadata)
+from app.db.base import Base
+from app.db.engine import build_unpooled_engine
 from tests.support_db import closed_port, empty_database_url
 
 __all__ = ["empty_database_url"]
@@ -59,7 +61,7 @@ async def test_upgrade_creates_the_schema_of_the_models(empty_database_url: str)
 
     await alembic(empty_database_url, command.check)  # raises if models and migrations differ
     schema = await describe(empty_database_url)
-    assert schema["tables"] == {"alembic_version", "posts"}
+    assert schema["tables"] == {"alembic_version", *Base.metadata.tables}
     assert schema["unique"] == {"uq_posts_title": ["title"]}
 
 
@@ -73,10 +75,13 @@ async def test_downgrade_removes_everything_and_upgrade_works_again(empty_databa
     assert "posts" in (await describe(empty_database_url))["tables"]
 
 
-async def test_alembic_command_line_migrates_the_given_database(empty_database_url: str) -> None:
+async def test_alembic_command_line_migrates_the_given_database_naming_revisions_not_ddl(
+    empty_database_url: str,
+) -> None:
     # DATABASE_URL points nowhere: the migration must use the -x dburl given on the command line.
     unreachable = f"postgresql+asyncpg://app@127.0.0.1:{closed_port()}/app"
     env = {**os.environ, "DATABASE_URL": unreachable, "ENVIRONMENT": "staging", "LOG_FORMAT": "json"}
+    env["LOG_LEVEL"] = "DEBUG"  # the level that shows the service's own SQL: migrations still do not print theirs
 
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "alembic", "-x", f"dburl={empty_database_url}", "upgrade", "head"),
@@ -90,4 +95,5 @@ async def test_alembic_command_line_migrates_the_given_database(empty_database_u
 
     assert process.returncode == 0, stderr.decode()
     assert "Running upgrade  -> 0001" in stdout.decode()
+    assert "CREATE TABLE" not in (stdout + stderr).decode()
     await alembic(empty_database_url, command.check)

@@ -103,10 +103,6 @@ class Settings(BaseSettings):
     def debug_routes_enabled(self) -> bool:
         return self.ENVIRONMENT != "production" or self.ENABLE_DEBUG_ROUTES
 
-    @property
-    def sentry_enabled(self) -> bool:
-        return self.SENTRY_DSN is not None
-
 
 def describe_errors(error: ValidationError) -> list[str]:
     """One line per bad variable: its name and what is wrong, never its value (it may be a secret)."""

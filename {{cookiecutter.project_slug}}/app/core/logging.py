@@ -16,13 +16,15 @@ import orjson
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 
-from app.core.sentry import ACCESS_LOGGER
-
 if TYPE_CHECKING:
+    from starlette.requests import Request
     from structlog.typing import EventDict, Processor, WrappedLogger
 
     from app.core.config import Settings
 
+ACCESS_LOGGER = "app.access"
+# Where a handler leaves its fields for the request's access line (request.state, i.e. scope["state"]).
+ACCESS_FIELDS = "access_fields"
 _HANDLER_NAME = "app"
 # Loggers of libraries whose records go through our pipeline (their own handlers removed).
 _FOREIGN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy", "alembic", "httpx", "asyncio")
@@ -41,6 +43,18 @@ def drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> Even
 
 def _orjson_dumps(value: Any, **_: Any) -> str:
     return orjson.dumps(value, default=repr).decode()
+
+
+def add_to_access_line(request: Request, **fields: Any) -> None:
+    """A rejected request (4xx) is told by its access line, with these fields: one line per request, not two."""
+    setattr(request.state, ACCESS_FIELDS, fields)
+
+
+def sql_at_debug(record: logging.LogRecord) -> bool:
+    """SQLAlchemy logs each statement at INFO: label it DEBUG, the only level that shows it."""
+    if record.levelno == logging.INFO:
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+    return True
 
 
 def log_access(**fields: Any) -> None:
@@ -83,15 +97,16 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
-def _renderer(log_format: str) -> Processor:
+def _renderer(log_format: str, *, colors: bool) -> Processor:
     if log_format == "console":
-        return structlog.dev.ConsoleRenderer()
+        return structlog.dev.ConsoleRenderer(colors=colors)
     return structlog.processors.JSONRenderer(serializer=_orjson_dumps)
 
 
 def configure_logging(settings: Settings) -> None:
     """Configure structlog and the stdlib root logger. Safe to call again: it replaces, never stacks."""
     shared = _shared_processors()
+    stream = sys.stdout
     exception_processors: list[Processor] = (
         []
         if settings.log_format == "console"
@@ -102,10 +117,11 @@ def configure_logging(settings: Settings) -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             *exception_processors,
-            _renderer(settings.log_format),
+            # Colours for a person at a terminal only, never into a file or a pipe.
+            _renderer(settings.log_format, colors=stream.isatty()),
         ],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
 
@@ -134,8 +150,11 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     # httpx logs every outgoing URL, query string included, at INFO: secrets would reach the logs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    # SQL echo belongs to DEBUG only; at INFO SQLAlchemy would log every statement.
+    # SQL echo belongs to DEBUG only: SQLAlchemy logs statements at INFO, relabelled DEBUG on the way out.
     logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO if settings.LOG_LEVEL == "DEBUG" else logging.WARNING)
+    engine_logger = logging.getLogger("sqlalchemy.engine.Engine")
+    engine_logger.removeFilter(sql_at_debug)
+    engine_logger.addFilter(sql_at_debug)
 
     structlog.configure(
         processors=[

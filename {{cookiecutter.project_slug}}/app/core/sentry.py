@@ -1,18 +1,30 @@
-"""Sentry wiring: what is captured, what is traced, and what never leaves the process."""
+"""The one front door to Sentry: the SDK's set-up, and everything the rest of the service uses of it.
+
+Use ``init_sentry`` once per process, ``report`` to send an error, ``sentry_request`` around each request,
+``trace_queries`` on each engine and ``set_request_user`` once a request knows its user. The parts behind these
+(``sentry_scope``, ``sql_tracing``, ``error_limiter``, ``source_context``, ``sentry_transport`` and the scrubbing
+rules in ``redaction``) are imported from here only.
+"""
 
 from __future__ import annotations
 
-import linecache
 import logging
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import sentry_sdk
 from sentry_sdk.integrations.httpx import HttpxIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
 
+from app.core.error_limiter import repeated_errors
+from app.core.logging import ACCESS_LOGGER
+from app.core.paths import HEALTH_PATH_PREFIX
 from app.core.redaction import ServiceEventScrubber, scrub_event, strip_to_safe_minimum
+from app.core.sentry_scope import sentry_request
+from app.core.sentry_transport import WarnOnceTransport
+from app.core.source_context import add_source_context
+from app.core.sql_tracing import trace_queries
 
 if TYPE_CHECKING:
     from sentry_sdk.transport import Transport
@@ -20,35 +32,17 @@ if TYPE_CHECKING:
 
     from app.core.config import Settings
 
-HEALTH_PATH_PREFIX = "/health"
-ACCESS_LOGGER = "app.access"
-
-SOURCE_CONTEXT_LINES = 5
-_SOURCE_LINE_MAX = 1024
-
-
-def _source_line(line: str) -> str:
-    return line.rstrip("\r\n")[:_SOURCE_LINE_MAX]
-
-
-def add_source_context(event: Event) -> None:
-    """Source lines around every frame, read through linecache (once per file per process).
-
-    The SDK's own ``include_source_context`` re-reads and splits each frame's whole file for every event (FastAPI's
-    routing.py is thousands of lines): most of the time it takes to build an error event.
-    """
-    for container in (event.get("exception") or {}).get("values") or []:
-        for frame in (container.get("stacktrace") or {}).get("frames") or []:
-            path, lineno = frame.get("abs_path"), frame.get("lineno")
-            if not isinstance(path, str) or not isinstance(lineno, int) or "context_line" in frame:
-                continue
-            lines = linecache.getlines(path)
-            if not 0 < lineno <= len(lines):
-                continue
-            index = lineno - 1
-            frame["pre_context"] = [_source_line(line) for line in lines[max(0, index - SOURCE_CONTEXT_LINES) : index]]
-            frame["context_line"] = _source_line(lines[index])
-            frame["post_context"] = [_source_line(line) for line in lines[index + 1 : index + 1 + SOURCE_CONTEXT_LINES]]
+__all__ = [
+    "before_send",
+    "init_sentry",
+    "make_traces_sampler",
+    "repeated_errors",
+    "report",
+    "sentry_request",
+    "sentry_status",
+    "set_request_user",
+    "trace_queries",
+]
 
 
 def before_send(event: Event, hint: Hint) -> Event | None:
@@ -76,13 +70,13 @@ def make_traces_sampler(rate: float) -> Callable[[SamplingContext], float]:
 
 
 def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | None = None) -> bool:
-    """Start the Sentry SDK for this process. Without a DSN (and no test transport) it does nothing."""
+    """Start the Sentry SDK for this process; return whether it is on. Off without a DSN (and no test transport)."""
     if settings.SENTRY_DSN is None and transport is None:
         return False
 
     sentry_sdk.init(
         dsn=str(settings.SENTRY_DSN) if settings.SENTRY_DSN else None,
-        transport=transport,
+        transport=transport or WarnOnceTransport,
         environment=settings.ENVIRONMENT,
         release=settings.SENTRY_RELEASE,
         server_name=settings.SENTRY_SERVER_NAME,
@@ -101,8 +95,8 @@ def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | 
         # Source lines are added by before_send from linecache: the SDK's own re-reads whole files per event.
         include_source_context=False,
         debug=settings.SENTRY_DEBUG,
-        # Requests and SQL are instrumented by app.core.sentry_request (what the Starlette, FastAPI and SQLAlchemy
-        # integrations do, at a fraction of their per-request cost); errors are captured by our own handlers alone.
+        # Requests and SQL are instrumented by sentry_request and trace_queries (what the Starlette, FastAPI and
+        # SQLAlchemy integrations do, at a fraction of their per-request cost); errors are captured by report() alone.
         auto_enabling_integrations=False,
         integrations=[
             LoggingIntegration(level=logging.INFO, event_level=None),
@@ -119,49 +113,37 @@ def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | 
     return True
 
 
-class RepeatedErrorLimiter:
-    """Sends the first ``burst`` events of one error, then one every ``every`` seconds; counts the rest.
+def sentry_status(settings: Settings, *, enabled: bool) -> dict[str, Any]:
+    """What the start-up line says of Sentry: on or off, and where events go (the DSN's host and project, never its
+    key), at what trace rate."""
+    if not enabled:
+        return {"sentry": "off"}
+    fields: dict[str, Any] = {"sentry": "on", "traces_sample_rate": settings.SENTRY_TRACES_SAMPLE_RATE}
+    if settings.SENTRY_DSN is not None:
+        dsn = urlsplit(str(settings.SENTRY_DSN))
+        fields["sentry_host"] = f"{dsn.hostname}:{dsn.port}" if dsn.port else dsn.hostname
+        fields["sentry_project"] = dsn.path.rstrip("/").rsplit("/", 1)[-1]
+    return fields
 
-    "One error" is its type and the line that raised it. In an error storm (a dependency down, a bad deploy) every
-    request raises the same exception: each event costs the request milliseconds to build, Sentry groups them into
-    one issue anyway, and the SDK's queue (100 events) would drop most of them after they were built. The next
-    event sent for that error carries how many were skipped (extra ``similar_errors_skipped``).
+
+def report(exc: BaseException, path: str = "") -> str | None:
+    """Send an exception to Sentry once and return its event id (None when Sentry is off or sampled out).
+
+    A failing health probe is answered, never reported. Repeats of one error beyond a small rate are counted, not
+    sent: see ``app.core.error_limiter``.
     """
-
-    def __init__(self, burst: int = 10, every: float = 6.0, max_errors: int = 1024) -> None:
-        self.burst, self.every, self.max_errors = burst, every, max_errors
-        self._tokens: dict[tuple[str, str, int], tuple[float, float]] = {}
-        self._skipped: dict[tuple[str, str, int], int] = {}
-
-    def reset(self) -> None:
-        self._tokens.clear()
-        self._skipped.clear()
-
-    @staticmethod
-    def key(exc: BaseException) -> tuple[str, str, int]:
-        tb = exc.__traceback__
-        while tb is not None and tb.tb_next is not None:
-            tb = tb.tb_next
-        if tb is None:
-            return (type(exc).__qualname__, "", 0)
-        return (type(exc).__qualname__, tb.tb_frame.f_code.co_filename, tb.tb_lineno)
-
-    def admit(self, exc: BaseException) -> tuple[bool, int]:
-        """Whether to send this exception, and how many like it were skipped since the last one sent."""
-        key, now = self.key(exc), time.monotonic()
-        if key not in self._tokens and len(self._tokens) >= self.max_errors:
-            self.reset()
-        tokens, last = self._tokens.get(key, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) / self.every)
-        if tokens < 1.0:
-            self._tokens[key] = (tokens, now)
-            self._skipped[key] = self._skipped.get(key, 0) + 1
-            return False, 0
-        self._tokens[key] = (tokens - 1.0, now)
-        return True, self._skipped.pop(key, 0)
-
-
-repeated_errors = RepeatedErrorLimiter()
+    if not sentry_sdk.get_client().is_active():
+        # Without a client the SDK still builds the whole event (stack, locals, source lines) to throw it away.
+        return None
+    if path.startswith(HEALTH_PATH_PREFIX):
+        return None
+    send, skipped = repeated_errors.admit(exc)
+    if not send:
+        return None
+    if skipped:
+        extras = {"similar_errors_skipped": skipped}
+        return sentry_sdk.capture_exception(exc, extras=extras) or sentry_sdk.last_event_id()
+    return sentry_sdk.capture_exception(exc) or sentry_sdk.last_event_id()
 
 
 def set_request_user(user_id: str | int, *, email: str | None = None, settings: Settings) -> None:

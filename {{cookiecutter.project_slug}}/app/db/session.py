@@ -1,90 +1,12 @@
-"""The database engine, its sessions, and the per-request session dependency.
-
-The lifespan in ``app.main`` builds one engine and one sessionmaker per process and stores them on
-``app.state``; nothing here holds a global engine.
-"""
+"""Database sessions: one per request, and ``SessionDep``, the dependency a route or service declares for it."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Annotated
 
-from sqlalchemy import Connection, event, make_url, pool, text
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from starlette.requests import Request  # fastapi.Request itself; importing fastapi would slow alembic
-
-from app.core.sentry_request import trace_queries
-from app.exceptions import ServiceUnavailableError
-
-if TYPE_CHECKING:
-    from app.core.config import Settings
-
-
-def build_engine(settings: Settings) -> AsyncEngine:
-    """An engine for ``settings.DATABASE_URL`` (postgresql+asyncpg or sqlite+aiosqlite) with bounded waits."""
-    url = make_url(settings.DATABASE_URL)
-    # Outside development, keep bound values (user data) out of exception messages, logs and Sentry events.
-    hide_parameters = settings.ENVIRONMENT != "development"
-    if url.get_backend_name() == "sqlite":
-        engine = create_async_engine(
-            url,
-            hide_parameters=hide_parameters,
-            # How long a writer waits for SQLite's database lock before giving up.
-            connect_args={"timeout": settings.DB_STATEMENT_TIMEOUT},
-        )
-        use_real_sqlite_transactions(engine)
-    else:
-        engine = create_async_engine(
-            url,
-            hide_parameters=hide_parameters,
-            pool_size=settings.DB_POOL_SIZE,
-            max_overflow=settings.DB_MAX_OVERFLOW,
-            pool_timeout=settings.DB_POOL_TIMEOUT,
-            # A connection the database dropped (restart, failover) is replaced, not handed to a request.
-            pool_pre_ping=True,
-            connect_args=_asyncpg_connect_args(settings),
-        )
-    trace_queries(engine)
-    return engine
-
-
-def use_real_sqlite_transactions(engine: AsyncEngine) -> None:
-    """Make SQLAlchemy, not the sqlite3 driver, emit BEGIN, so that SAVEPOINTs nest inside the transaction.
-
-    In its default ("legacy") mode the driver begins a transaction only before INSERT/UPDATE/DELETE; a
-    SAVEPOINT issued first opens a transaction of its own, and releasing it commits: a request that failed
-    after a savepoint would keep its writes. See "Transactions with SQLite and the sqlite3 driver" in
-    SQLAlchemy's SQLite documentation.
-    """
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _driver_stops_beginning(dbapi_connection: Any, _: Any) -> None:
-        dbapi_connection.isolation_level = None
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
-
-
-def build_unpooled_engine(url: str) -> AsyncEngine:
-    """An engine for one-off work (migrations, tools): no pool, and on SQLite the service's real transactions."""
-    engine = create_async_engine(url, poolclass=pool.NullPool)
-    if engine.dialect.name == "sqlite":
-        use_real_sqlite_transactions(engine)
-    return engine
-
-
-def _asyncpg_connect_args(settings: Settings) -> dict[str, Any]:
-    statement_timeout_ms = int(settings.DB_STATEMENT_TIMEOUT * 1000)
-    return {
-        "timeout": settings.DB_CONNECT_TIMEOUT,
-        # The server cancels a statement that runs too long; the client gives up a little later in case
-        # the server never answers at all (a dead network path).
-        "server_settings": {"statement_timeout": str(statement_timeout_ms)},
-        "command_timeout": settings.DB_STATEMENT_TIMEOUT + 1,
-    }
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 
 def build_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -93,24 +15,12 @@ def build_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session and one transaction per request: committed if the route returns, rolled back if it raises.
-
-    Use it through ``app.api.deps.SessionDep``, which declares ``scope="function"``: the commit then runs
-    before the response is sent, so a failed commit becomes an error response instead of a 2xx the client
-    has already received.
-    """
+    """One session and one transaction per request: committed if the route returns, rolled back if it raises."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session, session.begin():
         yield session
 
 
-async def check_database(engine: AsyncEngine, within_seconds: float) -> None:
-    """Run ``SELECT 1`` within ``within_seconds``, or raise ServiceUnavailableError.
-
-    When a pooled connection hangs, SQLAlchemy spends up to 2 more seconds closing it before we answer.
-    """
-    try:
-        async with asyncio.timeout(within_seconds), engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except (TimeoutError, SQLAlchemyError, OSError) as exc:
-        raise ServiceUnavailableError("The database is not reachable", details={"database": "unavailable"}) from exc
+# scope="function": the commit runs when the route returns, before the response is sent, so a failed commit
+# becomes an error response instead of a 2xx the client has already received.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

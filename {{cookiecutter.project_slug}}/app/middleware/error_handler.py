@@ -1,51 +1,32 @@
-"""One JSON error envelope for every failure, and the one place that decides what goes to Sentry.
+"""The exception handlers: every failure becomes the one JSON error envelope (``app.schemas.errors``).
 
-``{"error": CODE, "message": str, "details": {...}, "request_id": str}``, plus ``"event_id"`` when the error was
-sent to Sentry. 4xx responses are the client's business and are never sent; every 5xx is sent exactly once.
+A 4xx is the client's business: it is told by the request's access line and never sent to Sentry. A 5xx is logged
+with its traceback and sent to Sentry once (``app.core.sentry.report``); its response carries the event id.
 """
 
 from __future__ import annotations
 
 import socket
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import orjson
-import sentry_sdk
 import structlog
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette import status
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
 
-from app.core.sentry import HEALTH_PATH_PREFIX, repeated_errors
+from app.core.logging import add_to_access_line
+from app.core.sentry import report
 from app.exceptions import AppException
+from app.schemas.errors import GENERIC_MESSAGE, error_code_for, error_response
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from starlette.requests import Request
+    from starlette.responses import Response
 
-REQUEST_ID_HEADER = "X-Request-ID"
-# Where a handler leaves its fields for the request's access line (request.state, i.e. scope["state"]).
-ACCESS_FIELDS = "access_fields"
-GENERIC_MESSAGE = "An unexpected error occurred"
-
-_ERROR_CODES = {
-    400: "BAD_REQUEST",
-    401: "AUTHENTICATION_ERROR",
-    403: "AUTHORIZATION_ERROR",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    409: "CONFLICT_ERROR",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    422: "VALIDATION_ERROR",
-    429: "RATE_LIMITED",
-    500: "INTERNAL_ERROR",
-    503: "SERVICE_UNAVAILABLE",
-}
 # Failures to reach the database: the client should retry later, the team should hear about it.
 DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     OperationalError,
@@ -61,64 +42,10 @@ UNAVAILABLE_SQLSTATES = frozenset({"57014", "57P01", "57P02", "57P03", "53300"})
 log = structlog.get_logger(__name__)
 
 
-def error_code_for(status_code: int) -> str:
-    return _ERROR_CODES.get(status_code, f"HTTP_{status_code}")
-
-
-def report(exc: BaseException, path: str = "") -> str | None:
-    """Send an exception to Sentry once and return its event id (None when Sentry is off or sampled out).
-
-    Repeats of one error beyond a small rate are counted, not sent: see ``RepeatedErrorLimiter``.
-    """
-    if not sentry_sdk.get_client().is_active():
-        # Without a client the SDK still builds the whole event (stack, locals, source lines) to throw it away.
-        return None
-    if path.startswith(HEALTH_PATH_PREFIX):  # a failing probe is answered, not reported: failing requests are
-        return None
-    send, skipped = repeated_errors.admit(exc)
-    if not send:
-        return None
-    if skipped:
-        extras = {"similar_errors_skipped": skipped}
-        return sentry_sdk.capture_exception(exc, extras=extras) or sentry_sdk.last_event_id()
-    return sentry_sdk.capture_exception(exc) or sentry_sdk.last_event_id()
-
-
 def is_database_unavailable(exc: DBAPIError) -> bool:
     """A driver error that means "cannot reach or use the database right now", not a bug in our SQL."""
     sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
     return exc.connection_invalidated or sqlstate.startswith("08") or sqlstate in UNAVAILABLE_SQLSTATES
-
-
-def error_response(
-    *,
-    status_code: int,
-    error: str,
-    message: str,
-    request_id: str,
-    details: dict[str, Any] | None = None,
-    event_id: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    body: dict[str, Any] = {
-        "error": error,
-        "message": message,
-        "details": details or {},
-        "request_id": request_id,
-    }
-    if event_id:
-        body["event_id"] = event_id
-    return Response(
-        content=orjson.dumps(body, default=str),
-        status_code=status_code,
-        media_type="application/json",
-        headers={**(headers or {}), REQUEST_ID_HEADER: request_id},
-    )
-
-
-def add_to_access_line(request: Request, **fields: Any) -> None:
-    """A rejected request (4xx) is told by its access line, with these fields: one line per request, not two."""
-    setattr(request.state, ACCESS_FIELDS, fields)
 
 
 def request_id_of(request: Request) -> str:

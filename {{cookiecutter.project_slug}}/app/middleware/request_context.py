@@ -15,15 +15,11 @@ from starlette import status
 from starlette.exceptions import HTTPException
 
 from app.core.ids import random_hex_id
-from app.core.logging import log_access
-from app.core.sentry_request import route_template, sentry_request
-from app.middleware.error_handler import (
-    ACCESS_FIELDS,
-    REQUEST_ID_HEADER,
-    error_code_for,
-    error_response,
-    unexpected_error_response,
-)
+from app.core.logging import ACCESS_FIELDS, log_access
+from app.core.paths import route_template
+from app.core.sentry import sentry_request
+from app.middleware.error_handler import unexpected_error_response
+from app.schemas.errors import REQUEST_ID_HEADER, error_code_for, error_response
 
 if TYPE_CHECKING:
     from starlette.responses import Response
@@ -57,7 +53,7 @@ class RequestContextMiddleware:
     """Gives every request an id (logs, Sentry tag, response header), refuses bodies over ``max_body_bytes`` with
     413 (up front from Content-Length, or as the bytes stream in, so no oversized body is ever buffered), and
     writes one access line per request. With ``sentry_enabled`` (decided once, when the app is built) each
-    request also runs in its own Sentry scope: see ``app.core.sentry_request``."""
+    request also runs in its own Sentry scope (``sentry_request``)."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, sentry_enabled: bool) -> None:
         self.app = app
@@ -78,15 +74,8 @@ class RequestContextMiddleware:
         if not self.sentry_enabled:
             await self._serve(scope, receive, send, request_id, too_large=too_large)
             return
-        with sentry_request(scope, receive, request_id) as (capture, transaction):
-            status_code = await self._serve(scope, capture.receive, send, request_id, too_large=too_large)
-            if transaction is not None:
-                route = route_template(scope)
-                # A path that matches no route is the client's invention: tracing it would only add noise.
-                transaction.sampled = route is not None
-                transaction.name = route or str(scope.get("path", ""))
-                transaction.source = "route"
-                transaction.set_http_status(status_code)
+        with sentry_request(scope, receive, request_id) as capture:
+            capture.status_code = await self._serve(scope, capture.receive, send, request_id, too_large=too_large)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, request_id: str, *, too_large: bool) -> int:
         """Call the app, answer an unexpected error with the 500 envelope, write the access line; return the status."""

@@ -1,5 +1,3 @@
 """Every model, imported here so that `Base.metadata` is complete for migrations and tests."""
 
-from app.models.post import Post
-
-__all__ = ["Post"]
+from app.models.post import Post as Post

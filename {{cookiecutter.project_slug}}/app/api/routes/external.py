@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from app.api.deps import ExternalServiceDep
+from app.clients.external_api import ExternalAPIDep
 from app.schemas.errors import ErrorResponse
 
 router = APIRouter(prefix="/external", tags=["external"])
@@ -20,6 +20,6 @@ router = APIRouter(prefix="/external", tags=["external"])
         503: {"model": ErrorResponse, "description": "The upstream API failed or timed out"},
     },
 )
-async def get_resource(resource_id: str, service: ExternalServiceDep) -> dict[str, Any]:
+async def get_resource(resource_id: str, external_api: ExternalAPIDep) -> dict[str, Any]:
     """Fetch one resource from the upstream API."""
-    return await service.fetch_resource(resource_id)
+    return await external_api.fetch_resource(resource_id)

@@ -8,10 +8,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from app.api.deps import EngineDep, SettingsDep
-from app.db.session import check_database
+from app.core.paths import HEALTH_PATH_PREFIX
+from app.db.engine import check_database
 from app.schemas.errors import ErrorResponse
 
-router = APIRouter(prefix="/health", tags=["health"])
+router = APIRouter(prefix=HEALTH_PATH_PREFIX, tags=["health"])
 
 
 class Live(BaseModel):

@@ -1,12 +1,18 @@
-"""The external-call example: one upstream HTTP API, its failures turned into ExternalServiceError."""
+"""The client of one upstream HTTP API (the example): opened with the service, closed with it, one dependency.
+
+Its settings are the ``EXTERNAL_API_`` variables of ``app.core.config.Settings``. For a second upstream, copy this
+module to ``app/clients/<name>.py``, give it settings of its own (``<NAME>_BASE_URL``, ``<NAME>_TIMEOUT``), open
+and close it in the lifespan in ``app.main`` beside this one, and declare its dependency in the routes that call it.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import httpx
 import structlog
+from fastapi import Depends, Request
 
 from app.exceptions import ExternalServiceError, NotFoundError
 
@@ -19,22 +25,26 @@ CONNECT_TIMEOUT_SECONDS = 2.0
 logger = structlog.get_logger(__name__)
 
 
-def build_http_client(settings: Settings) -> httpx.AsyncClient:
-    """One pooled client per process, with a deadline on every phase of every call."""
-    total = settings.EXTERNAL_API_TIMEOUT
-    return httpx.AsyncClient(
-        base_url=str(settings.EXTERNAL_API_BASE_URL),
-        timeout=httpx.Timeout(total, connect=min(CONNECT_TIMEOUT_SECONDS, total)),
-        limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
-        headers={"Accept": "application/json"},
-    )
-
-
-class ExternalAPIService:
+class ExternalAPIClient:
     """Calls to the example upstream API. Every failure becomes ExternalServiceError (503) or NotFoundError."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    @classmethod
+    def open(cls, settings: Settings) -> ExternalAPIClient:
+        """One pooled connection set per process, with a deadline on every phase of every call."""
+        total = settings.EXTERNAL_API_TIMEOUT
+        http = httpx.AsyncClient(
+            base_url=str(settings.EXTERNAL_API_BASE_URL),
+            timeout=httpx.Timeout(total, connect=min(CONNECT_TIMEOUT_SECONDS, total)),
+            limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+            headers={"Accept": "application/json"},
+        )
+        return cls(http)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
 
     async def fetch_resource(self, resource_id: str) -> dict[str, Any]:
         """GET /resources/{resource_id} upstream: its JSON object, or NotFoundError when upstream says 404."""
@@ -51,7 +61,7 @@ class ExternalAPIService:
     async def _get(self, path: str, resource_id: str) -> httpx.Response:
         log = logger.bind(service=SERVICE_NAME, method="GET", path=path)
         try:
-            response = await self.client.get(path)
+            response = await self.http.get(path)
             response.raise_for_status()
         except httpx.HTTPStatusError as exc:
             status_code = exc.response.status_code
@@ -68,3 +78,12 @@ class ExternalAPIService:
             log.warning("external_call_failed", error_type=type(exc).__name__)
             raise ExternalServiceError(f"{SERVICE_NAME} is not reachable", service_name=SERVICE_NAME) from exc
         return response
+
+
+async def get_external_api(request: Request) -> ExternalAPIClient:
+    """The process's client, opened by the lifespan (``app.state.external_api``)."""
+    client: ExternalAPIClient = request.app.state.external_api
+    return client
+
+
+ExternalAPIDep = Annotated[ExternalAPIClient, Depends(get_external_api)]

@@ -1,4 +1,4 @@
-"""Per-request Sentry context, in place of the stock Starlette/FastAPI integrations.
+"""The per-request Sentry scope, in place of the stock Starlette/FastAPI integrations.
 
 The stock integrations pay on every request for work most requests never use: a transaction object even when it
 is not sampled, a span around each middleware layer, request data extracted up front. Here every request gets only
@@ -17,28 +17,17 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import sentry_sdk
 import structlog
-from sqlalchemy import event
 
 from app.core.ids import random_hex_id
+from app.core.paths import route_template
 
 if TYPE_CHECKING:
-    from sentry_sdk.tracing import Span, Transaction
     from sentry_sdk.types import Event, Hint
-    from sqlalchemy.engine import Connection, ExceptionContext
-    from sqlalchemy.ext.asyncio import AsyncEngine
     from starlette.types import Message, Receive, Scope
 
 # What sentry-sdk keeps of a request body by default (max_request_body_size="medium").
 REQUEST_BODY_LIMIT = 10_000
 _TRACE_HEADERS = (b"sentry-trace", b"baggage", b"traceparent")
-
-
-def route_template(scope: Scope) -> str | None:
-    """The matched route's full path template, e.g. ``/api/v1/posts/{post_id}``; None when nothing matched."""
-    # FastAPI resolves router prefixes into an effective route context; scope["route"].path lacks the prefix.
-    context = scope.get("fastapi", {}).get("effective_route_context")
-    path = getattr(context, "path", None) or getattr(scope.get("route"), "path", None)
-    return str(path) if path else None
 
 
 class RequestCapture:
@@ -49,6 +38,7 @@ class RequestCapture:
         self._receive = receive
         self._chunks: list[bytes] = []
         self._size = 0
+        self.status_code = 500  # the response's status, set by the caller once it is known
 
     async def receive(self) -> Message:
         message = await self._receive()
@@ -110,10 +100,10 @@ def _sampled(scope: Scope, parent_sampled: bool | None) -> bool:
 
 
 @contextmanager
-def sentry_request(
-    scope: Scope, receive: Receive, request_id: str
-) -> Iterator[tuple[RequestCapture, Transaction | None]]:
-    """Run one request in its own Sentry scope; yields the request capture and, if sampled, its transaction."""
+def sentry_request(scope: Scope, receive: Receive, request_id: str) -> Iterator[RequestCapture]:
+    """Run one request in its own Sentry scope; the caller reads the body through the yielded capture's
+    ``receive`` and sets its ``status_code``. A sampled request's transaction is named by its route on the way out.
+    """
     with sentry_sdk.isolation_scope() as isolation:
         # A request starts its own trace (or continues the caller's, from its headers), never a span of the
         # code that happens to call the app in-process, as a test client does.
@@ -134,7 +124,7 @@ def sentry_request(
         if not _sampled(scope, context.parent_sampled):
             # Every line logged in this request carries the ids its events will carry (see app.core.logging).
             structlog.contextvars.bind_contextvars(trace_id=context.trace_id, span_id=context.span_id)
-            yield capture, None
+            yield capture
             return
         transaction = sentry_sdk.continue_trace(
             headers, op="http.server", name=str(scope.get("path", "")), source="url", origin="auto.http.app"
@@ -142,46 +132,10 @@ def sentry_request(
         transaction.sampled = True
         structlog.contextvars.bind_contextvars(trace_id=transaction.trace_id, span_id=transaction.span_id)
         with sentry_sdk.start_transaction(transaction, custom_sampling_context={"asgi_scope": scope}):
-            yield capture, transaction
-
-
-def trace_queries(engine: AsyncEngine) -> None:
-    """Each SQL statement: a breadcrumb on every request, and a span only inside a sampled transaction.
-
-    In place of sentry-sdk's SQLAlchemy integration, which starts and finishes a span object for every statement
-    of every request, traced or not. Statements are recorded without their parameters.
-    """
-    system = engine.dialect.name
-
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def _before(  # noqa: PLR0917  (SQLAlchemy's event signature)
-        conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
-    ) -> None:
-        if not sentry_sdk.get_client().is_active():
-            return
-        sentry_sdk.add_breadcrumb(category="query", message=statement, data={"db.system": system})
-        parent = sentry_sdk.get_current_span()
-        if parent is not None and parent.sampled and context is not None:
-            span = parent.start_child(op="db", name=statement, origin="auto.db.app")
-            span.set_data("db.system", system)
-            context._sentry_span = span
-
-    @event.listens_for(engine.sync_engine, "after_cursor_execute")
-    def _after(  # noqa: PLR0917  (SQLAlchemy's event signature)
-        conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
-    ) -> None:
-        _finish_span(context)
-
-    @event.listens_for(engine.sync_engine, "handle_error")
-    def _failed(exception_context: ExceptionContext) -> None:
-        _finish_span(exception_context.execution_context, status="internal_error")
-
-
-def _finish_span(context: Any, status: str | None = None) -> None:
-    span: Span | None = getattr(context, "_sentry_span", None)
-    if span is None:
-        return
-    if status is not None:
-        span.set_status(status)
-    span.finish()
-    context._sentry_span = None
+            yield capture
+            route = route_template(scope)
+            # A path that matches no route is the client's invention: tracing it would only add noise.
+            transaction.sampled = route is not None
+            transaction.name = route or str(scope.get("path", ""))
+            transaction.source = "route"
+            transaction.set_http_status(capture.status_code)
