@@ -14,8 +14,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -74,25 +73,14 @@ class Baked:
         return self.replay_dir / f"{TEMPLATE_DIR.name}.json"
 
 
-@contextmanager
-def template_importable() -> Iterator[None]:
-    """cookiecutter imports the template's Jinja extensions (local_extensions) from the template folder."""
-    sys.path.insert(0, str(TEMPLATE_DIR))
-    try:
-        yield
-    finally:
-        sys.path.remove(str(TEMPLATE_DIR))
-
-
 @functools.cache
 def default_answers() -> dict[str, Any]:
-    """What `--no-input` answers for every variable, private ones (`_extensions`...) included."""
+    """What `--no-input` answers for every variable, private ones (`_copy_without_render`...) included."""
     from cookiecutter.generate import generate_context
     from cookiecutter.prompt import prompt_for_config
 
     context = generate_context(context_file=str(TEMPLATE_DIR / "cookiecutter.json"))
-    with template_importable():
-        return dict(prompt_for_config(context, no_input=True))
+    return dict(prompt_for_config(context, no_input=True))
 
 
 def typed_context(answers: Mapping[str, str]) -> dict[str, Any]:
@@ -177,9 +165,8 @@ def load_hook(name: str, where: Path, **answers: str) -> ModuleType:
     from cookiecutter.utils import create_env_with_context
 
     context = {"cookiecutter": {**default_answers(), "_repo_dir": str(TEMPLATE_DIR), **answers}}
-    with template_importable():
-        jinja = create_env_with_context(context)
-        source = jinja.from_string((HOOKS_DIR / f"{name}.py").read_text(encoding="utf-8")).render(**context)
+    jinja = create_env_with_context(context)
+    source = jinja.from_string((HOOKS_DIR / f"{name}.py").read_text(encoding="utf-8")).render(**context)
     where.mkdir(parents=True, exist_ok=True)
     path = where / f"{name}.py"
     path.write_text(source, encoding="utf-8")
