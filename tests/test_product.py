@@ -40,8 +40,9 @@ REQUIRED_TARGETS = {
     "migrate",
     "revision",
     "check-migrations",
+    "check-dsn",
 }
-CI_TARGETS = {"lint", "typecheck", "test", "check-migrations"}
+CI_TARGETS = {"check-dsn", "lint", "typecheck", "test", "check-migrations"}
 # Files without template syntax: baked byte for byte as written, so their own tools can update them.
 VERBATIM_FILES = (
     "Makefile",
@@ -493,6 +494,14 @@ def test_pre_commit_runs_ruff_and_mypy_from_the_project_environment(product: Pro
     assert hooks["mypy"]["entry"] == "mypy"
     assert hooks["mypy"]["language"] == "system"
     assert hooks["mypy"]["pass_filenames"] is False
+
+
+def test_pre_commit_refuses_tracked_dsns_whatever_changed(product: Product) -> None:
+    hooks = {hook["id"]: hook for repo in product.yaml(".pre-commit-config.yaml")["repos"] for hook in repo["hooks"]}
+
+    assert hooks["no-sentry-dsn"]["entry"] == "python3 scripts/check_no_dsn.py"
+    assert (hooks["no-sentry-dsn"]["pass_filenames"], hooks["no-sentry-dsn"]["always_run"]) == (False, True)
+    assert (product.path / "scripts" / "check_no_dsn.py").is_file()
 
 
 # README
