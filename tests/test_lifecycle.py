@@ -1,10 +1,12 @@
 """A baked service keeps following the template: cruft creates and updates it, the env files stay private and
-untouched, and no Sentry DSN reaches a file git tracks."""
+untouched, no Sentry DSN reaches a file git tracks, and uv.lock makes its installs reproducible."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BAKE_VARIABLES, TEMPLATE_DIR, Baked
+from tests.support.harness import uv_command
 
 Bake = Callable[..., Baked]
 
@@ -29,6 +32,8 @@ NOT_TEMPLATE = shutil.ignore_patterns(".git", ".venv", ".*_cache", "__pycache__"
 PRODUCTION_RATE = 'Tuning(traces_sample_rate="0.01"'
 CODE_CHANGE = "TEMPLATE_UPDATE_ARRIVED = True\n"
 README_CHANGE = "\nThis line came with a template update.\n"
+DEV_TOOLS = ("pytest", "ruff", "mypy", "pre-commit", "uv")
+UV_EXPORT = re.compile(r"-m uv (export [^;&]*)")
 
 
 def run(args: list[str | Path], cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -261,3 +266,66 @@ def test_dsn_check_trips_on_a_dsn_planted_in_cruft_json(round_trip: RoundTrip, t
     assert [line.split(":")[0] for line in result.stderr.splitlines() if "holds a Sentry DSN" in line] == [
         ".cruft.json"
     ]
+
+
+# Reproducible installs: uv.lock, made and checked by the service's own commands (uv resolves against PyPI)
+
+
+def make(target: str, project: Path) -> subprocess.CompletedProcess[str]:
+    uv = uv_command()
+    if uv is None:
+        pytest.fail("uv is missing: `make install` puts it into the template's virtualenv")
+    return run(["make", target, f"UV={shlex.join(uv)}"], cwd=project)
+
+
+@pytest.fixture(scope="module")
+def locked(bake: Bake, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bake after `make lock`."""
+    project = bake(tmp_path_factory.mktemp("locked")).project
+    ok(make("lock", project))
+    return project
+
+
+@pytest.mark.slow
+def test_check_lock_fails_before_make_lock(bake: Bake, tmp_path: Path) -> None:
+    project = bake(tmp_path).project
+
+    result = make("check-lock", project)
+
+    assert result.returncode != 0
+    assert "Unable to find lockfile" in result.stderr
+
+
+@pytest.mark.slow
+def test_make_lock_writes_a_lock_that_check_lock_accepts(locked: Path) -> None:
+    assert "fastapi" in (locked / "uv.lock").read_text(encoding="utf-8")
+    ok(make("check-lock", locked))
+
+
+@pytest.mark.slow
+def test_check_lock_fails_when_pyproject_no_longer_matches(locked: Path, tmp_path: Path) -> None:
+    project = shutil.copytree(locked, tmp_path / "changed")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8").replace('"httpx>=0.28",', '"httpx>=0.28",\n    "idna>=3.0",'),
+        encoding="utf-8",
+    )
+
+    result = make("check-lock", project)
+
+    assert result.returncode != 0
+    assert "needs to be updated" in result.stderr
+
+
+@pytest.mark.slow
+def test_docker_image_requirements_from_the_lock_are_pinned_runtime_only(locked: Path) -> None:
+    uv = uv_command()
+    assert uv is not None
+    (export,) = UV_EXPORT.findall((locked / "Dockerfile").read_text(encoding="utf-8"))
+    ok(run([*uv, *shlex.split(export)], cwd=locked))
+
+    requirements = (locked / "requirements.txt").read_text(encoding="utf-8")
+    pinned = dict(re.findall(r"^([a-z0-9][a-z0-9._-]*)==(\S+)", requirements, re.MULTILINE))
+    assert {"fastapi", "sentry-sdk", "sqlalchemy", "uvicorn"} <= set(pinned)
+    assert [tool for tool in DEV_TOOLS if tool in pinned] == []
+    assert "--hash=sha256:" in requirements

@@ -19,12 +19,14 @@ DSN = re.compile(
 
 
 def git(*args: str) -> str:
-    """Run git and return its output; the caller handles a missing git or a folder outside a repository."""
+    """Run git and return its output; raise OSError with git's own first line of complaint when it fails."""
     executable = shutil.which("git")
     if executable is None:
-        raise FileNotFoundError("git")
+        raise OSError("git is not installed")
     # A fixed argument list, no shell.
-    result = subprocess.run([executable, *args], capture_output=True, text=True, check=True)  # noqa: S603
+    result = subprocess.run([executable, *args], capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise OSError(result.stderr.strip().partition("\n")[0] or f"git {args[0]} exited {result.returncode}")
     return result.stdout
 
 
@@ -47,7 +49,7 @@ def lines_holding_a_dsn(path: Path) -> list[int]:
 def main() -> int:
     try:
         root, names = tracked_files()
-    except (OSError, subprocess.CalledProcessError) as error:
+    except OSError as error:
         print(f"check_no_dsn: cannot list the files git tracks: {error}", file=sys.stderr)
         return 2
     found = [(name, number) for name in names for number in lines_holding_a_dsn(root / name)]
