@@ -118,6 +118,25 @@ def test_dsn_check_names_each_tracked_file_and_line_holding_a_dsn(checkout: Path
     assert REAL_DSN not in result.stderr
 
 
+def test_dsn_check_knows_a_dsn_by_its_shape(checkout: Path) -> None:
+    key = "0123456789abcdef0123456789abcdef"
+    lines = [
+        f"SaaS: {REAL_DSN}",
+        f"self-hosted with a port and a path: 'https://{key}@sentry.example.com:9000/sentry/7'",
+        f"legacy key and secret: https://{key}:{key.upper()}@o1.ingest.sentry.io/8",
+        f"plain http: http://{key}@10.0.0.5/9",
+        f"made up: {MADE_UP_DSN}",
+        "a placeholder: https://<key>@o0.ingest.sentry.io/<project>",
+        "a database: postgresql+asyncpg://app:secret@db:5432/app",
+    ]
+    (checkout / "docs.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ok(run(["git", "add", "docs.txt"], cwd=checkout))
+
+    flagged = [line for line in check_no_dsn(checkout).stderr.splitlines() if line.endswith("holds a Sentry DSN")]
+
+    assert flagged == [f"docs.txt:{number}: holds a Sentry DSN" for number in (1, 2, 3, 4)]
+
+
 def test_dsn_check_ignores_a_made_up_dsn(checkout: Path) -> None:
     (checkout / "tests" / "test_made_up.py").write_text(f'"""A fake."""\n\nDSN = "{MADE_UP_DSN}"\n', encoding="utf-8")
     ok(run(["git", "add", "--all"], cwd=checkout))
