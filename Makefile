@@ -72,8 +72,8 @@ bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install
-	$(BIN)/ruff check hooks tests bench local_extensions.py
-	$(BIN)/ruff format --check hooks tests bench local_extensions.py
+	$(BIN)/ruff check hooks tests bench
+	$(BIN)/ruff format --check hooks tests bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -23,7 +23,7 @@ from tests.support.harness import build_venv, cache_dir, cache_lock
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 SLUG_DIR = "{{cookiecutter.project_slug}}"
-TEMPLATE_PARTS = ("cookiecutter.json", "local_extensions.py", "hooks", SLUG_DIR)
+TEMPLATE_PARTS = ("cookiecutter.json", "hooks", SLUG_DIR)
 HARNESS_PACKAGES = ("matplotlib>=3.8",)
 _SKIP = {"__pycache__", ".ruff_cache", ".mypy_cache", ".pytest_cache", ".venv"}
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"

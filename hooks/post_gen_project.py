@@ -207,6 +207,7 @@ def next_steps(project: Path, environment: str, python_version: str, written: li
         "  alembic upgrade head",
         "  uvicorn app.main:app --reload",
         "  pytest",
+        "  make lock  # pins every dependency in uv.lock, which CI and the Docker image install: commit it",
     ]
     return "\n".join(lines)
 

@@ -301,6 +301,9 @@ def scrub_replay_files(answers: dict[str, object]) -> None:
     """Remove the DSN answers from this bake's replay files, or say where they may still be."""
     if not any(answers.get(field) for field in DSN_FIELDS):
         return
+    if "_output_dir" not in answers:
+        # Only cookiecutter's own command line (and main()) writes a replay file; cruft and other drivers never do.
+        return
     folder = replay_dir()
     files = replay_files(folder, answers)
     if not files:

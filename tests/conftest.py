@@ -12,9 +12,9 @@ from types import ModuleType
 
 import pytest
 
-from tests.support.baking import HOOKS_DIR, TEMPLATE_DIR, Baked, default_answers, run_bake, template_importable
+from tests.support.baking import HOOKS_DIR, TEMPLATE_DIR, Baked, default_answers, run_bake
 
-__all__ = ["HOOKS_DIR", "TEMPLATE_DIR", "Baked", "template_importable"]
+__all__ = ["HOOKS_DIR", "TEMPLATE_DIR", "Baked"]
 
 
 def load_hook(name: str, where: Path, **answers: str) -> ModuleType:
@@ -22,9 +22,8 @@ def load_hook(name: str, where: Path, **answers: str) -> ModuleType:
     from cookiecutter.utils import create_env_with_context
 
     context = {"cookiecutter": {**default_answers(), "_repo_dir": str(TEMPLATE_DIR), **answers}}
-    with template_importable():
-        jinja = create_env_with_context(context)
-        source = jinja.from_string((HOOKS_DIR / f"{name}.py").read_text(encoding="utf-8")).render(**context)
+    jinja = create_env_with_context(context)
+    source = jinja.from_string((HOOKS_DIR / f"{name}.py").read_text(encoding="utf-8")).render(**context)
     where.mkdir(parents=True, exist_ok=True)
     path = where / f"{name}.py"
     path.write_text(source, encoding="utf-8")

@@ -42,7 +42,14 @@ TUNED = {
         "ENABLE_DEBUG_ROUTES": "false",
     },
 }
-NEXT_STEPS = ["cd ", 'pip install -e ".[dev]"', "alembic upgrade head", "uvicorn app.main:app --reload", "pytest"]
+NEXT_STEPS = [
+    "cd ",
+    'pip install -e ".[dev]"',
+    "alembic upgrade head",
+    "uvicorn app.main:app --reload",
+    "pytest",
+    "make lock",
+]
 TOOL_CACHES = {".mypy_cache", ".pytest_cache", ".ruff_cache", "__pycache__"}
 SANDBOX = {"home", "tmp", "out", "replay", "cache", "cookiecutter.yaml", "typed-answers.json"}
 ASSIGNMENT = re.compile(r"# ([A-Z][A-Z0-9_]*)=")

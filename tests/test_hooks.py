@@ -14,7 +14,7 @@ from types import ModuleType
 import pytest
 from dotenv import dotenv_values
 
-from tests.conftest import HOOKS_DIR, TEMPLATE_DIR, template_importable
+from tests.conftest import HOOKS_DIR, TEMPLATE_DIR
 
 HOOKS = ("pre_gen_project", "post_gen_project")
 # On top of the template repository's own ruff rules: the generated project's stricter ones, and annotations.
@@ -198,8 +198,7 @@ def derived_slug(name: str) -> str:
     context = generate_context(
         context_file=str(TEMPLATE_DIR / "cookiecutter.json"), extra_context={"project_name": name}
     )
-    with template_importable():
-        return str(prompt_for_config(context, no_input=True)["project_slug"])
+    return str(prompt_for_config(context, no_input=True)["project_slug"])
 
 
 @pytest.mark.parametrize("name", AWKWARD_NAMES)

@@ -40,8 +40,12 @@ REQUIRED_TARGETS = {
     "migrate",
     "revision",
     "check-migrations",
+    "check-dsn",
+    "sync",
+    "lock",
+    "check-lock",
 }
-CI_TARGETS = {"lint", "typecheck", "test", "check-migrations"}
+CI_TARGETS = {"check-lock", "sync", "check-dsn", "lint", "typecheck", "test", "check-migrations"}
 # Files without template syntax: baked byte for byte as written, so their own tools can update them.
 VERBATIM_FILES = (
     "Makefile",
@@ -50,7 +54,14 @@ VERBATIM_FILES = (
     "docker-compose.yml",
     ".pre-commit-config.yaml",
     ".github/workflows/ci.yml",
+    ".github/dependabot.yml",
 )
+# File, check-jsonschema's built-in schema for it.
+SCHEMAS = {
+    ".github/workflows/ci.yml": "vendor.github-workflows",
+    ".github/dependabot.yml": "vendor.dependabot",
+    "docker-compose.yml": "vendor.compose-spec",
+}
 DEV_TOOLS = ("[dev]", "--extra dev", "pytest", "ruff", "mypy", "pre-commit")
 TARGET_LINE = re.compile(r"^([a-z][a-z0-9-]*)\s*:(?!=)", re.MULTILINE)
 MAKE_CALL = re.compile(r"\bmake\s+([a-z][a-z0-9-]*)")
@@ -193,7 +204,16 @@ def test_ci_workflow_calls_the_makefile_targets(product: Product) -> None:
 
     assert not CI_TARGETS - set(called)
     assert not set(called) - make_targets(product.text("Makefile"))
-    assert called.index("install") == 0
+    assert called[:2] == ["check-lock", "sync"]
+
+
+def test_ci_runs_every_target_with_the_locked_environment(product: Product) -> None:
+    workflow = product.yaml(".github/workflows/ci.yml")
+    (job,) = workflow["jobs"].values()
+
+    assert job["env"]["PYTHON"] == ".venv/bin/python"
+    assert recipe(product.text("Makefile"), "sync") == ["$(UV) sync --locked --extra dev"]
+    assert recipe(product.text("Makefile"), "check-lock") == ["$(UV) lock --locked"]
 
 
 def test_ci_workflow_runs_on_pushes_and_pull_requests(product: Product) -> None:
@@ -290,6 +310,17 @@ def context_sources(product: Product) -> list[str]:
     ]
 
 
+def check_jsonschema(schema: str, path: Path) -> subprocess.CompletedProcess[str]:
+    """Validate `path` with one of check-jsonschema's vendored schemas: offline, no download."""
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def final_stage(product: Product) -> list[Instruction]:
     return dockerfile_stages(product.text("Dockerfile"))[-1]
 
@@ -318,6 +349,14 @@ def test_dockerfile_copies_no_env_file_and_not_the_whole_context(product: Produc
 
     assert sources
     assert not [source for source in sources if ".env" in source or source in {".", "./", "*"}]
+
+
+def test_dockerfile_installs_the_versions_uv_lock_pins_when_it_exists(product: Product) -> None:
+    runs = " ".join(run.arguments for run in every_instruction(product, "RUN"))
+
+    assert "uv.lock*" in context_sources(product)
+    assert "if [ -f uv.lock ]" in runs
+    assert "uv export --frozen --no-dev --no-emit-project" in runs
 
 
 def test_dockerfile_installs_no_dev_dependencies(product: Product) -> None:
@@ -389,6 +428,9 @@ def test_dockerignore_lets_through_everything_the_dockerfile_copies(product: Pro
     dockerignore = product.text(".dockerignore")
 
     for source in context_sources(product):
+        if source.endswith("*"):  # an optional file, such as uv.lock*
+            assert not dockerignore_excludes(dockerignore, source.rstrip("*")), source
+            continue
         files = [product.path / source] if (product.path / source).is_file() else (product.path / source).rglob("*.py")
         names = [path.relative_to(product.path).as_posix() for path in files]
         assert names, source
@@ -479,6 +521,30 @@ def test_compose_points_the_service_at_the_database_service(product: Product) ->
         assert "@db:5432/" in url, name
 
 
+@pytest.mark.parametrize("name", list(SCHEMAS))
+def test_tool_file_validates_against_its_schema(product: Product, name: str) -> None:
+    result = check_jsonschema(SCHEMAS[name], product.path / name)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_schema_check_refuses_an_unknown_dependabot_ecosystem(default_product: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "dependabot.yml"
+    text = (default_product / ".github" / "dependabot.yml").read_text(encoding="utf-8")
+    broken.write_text(text.replace("package-ecosystem: uv", "package-ecosystem: no-such-thing"), encoding="utf-8")
+
+    assert check_jsonschema(SCHEMAS[".github/dependabot.yml"], broken).returncode == 1
+
+
+def test_dependabot_updates_the_python_dependencies_and_the_actions(product: Product) -> None:
+    updates = product.yaml(".github/dependabot.yml")["updates"]
+
+    assert {(update["package-ecosystem"], update["directory"]) for update in updates} == {
+        ("uv", "/"),
+        ("github-actions", "/"),
+    }
+
+
 # pre-commit
 
 
@@ -493,6 +559,14 @@ def test_pre_commit_runs_ruff_and_mypy_from_the_project_environment(product: Pro
     assert hooks["mypy"]["entry"] == "mypy"
     assert hooks["mypy"]["language"] == "system"
     assert hooks["mypy"]["pass_filenames"] is False
+
+
+def test_pre_commit_refuses_tracked_dsns_whatever_changed(product: Product) -> None:
+    hooks = {hook["id"]: hook for repo in product.yaml(".pre-commit-config.yaml")["repos"] for hook in repo["hooks"]}
+
+    assert hooks["no-sentry-dsn"]["entry"] == "python3 scripts/check_no_dsn.py"
+    assert (hooks["no-sentry-dsn"]["pass_filenames"], hooks["no-sentry-dsn"]["always_run"]) == (False, True)
+    assert (product.path / "scripts" / "check_no_dsn.py").is_file()
 
 
 # README

@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,25 +74,14 @@ class Baked:
         return self.replay_dir / f"{TEMPLATE_DIR.name}.json"
 
 
-@contextmanager
-def template_importable() -> Iterator[None]:
-    """cookiecutter imports the template's Jinja extensions (local_extensions) from the template folder."""
-    sys.path.insert(0, str(TEMPLATE_DIR))
-    try:
-        yield
-    finally:
-        sys.path.remove(str(TEMPLATE_DIR))
-
-
 @functools.cache
 def default_answers() -> dict[str, Any]:
-    """What `--no-input` answers for every variable, private ones (`_extensions`...) included."""
+    """What `--no-input` answers for every variable, private ones (`_copy_without_render`...) included."""
     from cookiecutter.generate import generate_context
     from cookiecutter.prompt import prompt_for_config
 
     context = generate_context(context_file=str(TEMPLATE_DIR / "cookiecutter.json"))
-    with template_importable():
-        return dict(prompt_for_config(context, no_input=True))
+    return dict(prompt_for_config(context, no_input=True))
 
 
 def typed_context(answers: Mapping[str, str]) -> dict[str, Any]:

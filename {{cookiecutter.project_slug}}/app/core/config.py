@@ -12,9 +12,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "staging", "production"]
 
-PROJECT_NAME = {{ cookiecutter.project_name | py_str }}
-DISTRIBUTION = {{ cookiecutter.project_slug | py_str }}
-VERSION = {{ cookiecutter.version | py_str }}
+{# The name is free text: quoted as ruff would quote it, backslashes and that quote escaped. The slug and version
+    are plain ASCII (the pre_gen_project hook checked them), which `tojson` writes as a Python string literal. -#}
+{% set name = cookiecutter.project_name -%}
+{% set quote = "'" if name.count('"') > name.count("'") else '"' -%}
+PROJECT_NAME = {{ quote ~ name | replace("\\", "\\\\") | replace(quote, "\\" ~ quote) ~ quote }}
+DISTRIBUTION = {{ cookiecutter.project_slug | tojson }}
+VERSION = {{ cookiecutter.version | tojson }}
 
 SampleRate = Annotated[float, Field(ge=0.0, le=1.0)]
 
