@@ -17,6 +17,7 @@ from app.api.routes import debug, health
 from app.core.config import VERSION, Settings, get_settings
 from app.core.logging import configure_logging
 from app.core.sentry import init_sentry
+from app.core.shutdown import drain_on_sigterm
 from app.db.session import build_engine, build_sessionmaker
 from app.middleware.error_handler import add_exception_handlers
 from app.middleware.request_context import RequestContextMiddleware
@@ -44,7 +45,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # milliseconds, several times a second with Sentry on. Speeding up collection is a documented use of freeze().
     gc.freeze()
     try:
-        yield
+        with drain_on_sigterm(settings.SHUTDOWN_DRAIN_SECONDS) as drain:
+            app.state.drain = drain
+            yield
     finally:
         gc.unfreeze()  # first, so that no failure below leaves start-up's objects frozen
         await app.state.http_client.aclose()

@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core.config import Settings
+from app.core.shutdown import Drain
 from app.db.session import get_session
 from app.services.external_service import ExternalAPIService
 from app.services.post_service import PostService
@@ -29,6 +30,11 @@ async def get_engine(request: Request) -> AsyncEngine:
     return engine
 
 
+async def get_drain(request: Request) -> Drain:
+    drain: Drain = request.app.state.drain
+    return drain
+
+
 async def get_http_client(request: Request) -> httpx.AsyncClient:
     client: httpx.AsyncClient = request.app.state.http_client
     return client
@@ -38,6 +44,7 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 # scope="function": commit (or roll back) when the route returns, before the response is sent.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+DrainDep = Annotated[Drain, Depends(get_drain)]
 HttpClientDep = Annotated[httpx.AsyncClient, Depends(get_http_client)]
 
 
