@@ -204,7 +204,7 @@ def test_ci_workflow_runs_on_pushes_and_pull_requests(product: Product) -> None:
 
 
 def test_ci_tests_against_a_postgresql_service(product: Product) -> None:
-    (job,) = product.yaml(".github/workflows/ci.yml")["jobs"].values()
+    job = product.yaml(".github/workflows/ci.yml")["jobs"]["check"]
 
     assert job["services"]["postgres"]["image"] == "postgres:15"
     assert job["env"]["TEST_DATABASE_URL"] == "postgresql+asyncpg://postgres:postgres@localhost:5432/postgres"
