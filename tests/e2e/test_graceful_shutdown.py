@@ -9,7 +9,7 @@ One run, played once for the module, as a load balancer sees a rolling deploy:
 5. The service exits. Every request sent must have been answered in full, the slow one included, the events of
    the errors must be stored by bugsink, and the exit must come within the grace period.
 
-Each test checks one behaviour of that record; the counts are printed (`pytest -s` shows them).
+Each test checks one behaviour of that record; the counts appear in pytest's terminal summary.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from .bugsink import Bugsink
+from .conftest import summary_lines
 from .service import E2E_APP, BakedService, RunningService
 
 WORKERS = 2
@@ -253,8 +254,8 @@ def shutdown_run(
             service, worker_pids, command_lines, signalled_at, tally, readiness, draining, slow[0], error_ids, events
         )
         failed = [outcome for outcome in [*tally.outcomes, *readiness, *slow] if outcome.error is not None]
-        print(
-            f"\ngraceful shutdown, {WORKERS} workers: sent {run.sent} requests ({len(tally.outcomes)} load,"
+        summary_lines.append(
+            f"graceful shutdown, {WORKERS} workers: sent {run.sent} requests ({len(tally.outcomes)} load,"
             f" {len(readiness)} readiness, 1 slow), answered {len(run.answered)} in full, {len(failed)} failed;"
             f" readiness 503 after {first_503(run) - signalled_at:.2f} s, for {drained_seconds(run):.2f} s;"
             f" slow request answered"
