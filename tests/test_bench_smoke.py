@@ -117,3 +117,17 @@ def test_error_storm_reports_healthy_latency_calm_and_storm(quick_run: Path) -> 
     for target in ("bare", "on"):
         assert storm[target]["calm_p99"] > 0
         assert storm[target]["storm_p99"] > 0
+
+
+def test_workers_run_reports_throughput_and_memory_per_process(tmp_path: Path) -> None:
+    run_harness("-m", "bench.workers", "--quick", "--output", str(tmp_path))
+    (written,) = tmp_path.glob("*-workers.json")
+    results = json.loads(written.read_text())
+
+    assert {(row["workers"], row["route"]) for row in results["rows"]} == {
+        (workers, route) for workers in (1, 2) for route in ("trivial", "db")
+    }
+    assert all(row["rps"] > 0 for row in results["rows"])
+    assert sorted(process["role"] for process in results["memory"]["1"]) == ["server"]
+    assert sorted(process["role"] for process in results["memory"]["2"]) == ["server", "tracker", "worker", "worker"]
+    assert all(process["uss_mib"] > 0 for processes in results["memory"].values() for process in processes)
