@@ -1,19 +1,17 @@
-"""Draining on SIGTERM: readiness answers 503 at once, and the server begins its graceful stop a moment later."""
+"""Draining on SIGTERM: readiness answers 503 at once; the server begins its graceful stop when the drain ends."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
 import structlog
 
 log = structlog.get_logger(__name__)
-
-SignalHandler = Callable[[int, FrameType | None], object]
 
 
 class Drain:
