@@ -98,7 +98,7 @@ class Sink:
 
 @dataclass
 class Server:
-    """One uvicorn process, one worker, pinned to the server core, logging to a file."""
+    """One uvicorn process logging to a file: one worker pinned to the server core, or ``workers`` unpinned."""
 
     python: str
     app: str
@@ -107,10 +107,11 @@ class Server:
     log_file: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    workers: int = 1
 
     def __enter__(self) -> Server:
         command = [
-            *pin(SERVER_CORE),
+            *(pin(SERVER_CORE) if self.workers == 1 else []),
             self.python,
             "-m",
             "uvicorn",
@@ -126,6 +127,7 @@ class Server:
             "--http",
             "httptools",
             "--no-access-log",
+            *(["--workers", str(self.workers)] if self.workers > 1 else []),
         ]
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("wb") as log:

@@ -142,3 +142,17 @@ def test_tail_goals_are_checked_for_api_db_and_404_routes(quick_run: Path) -> No
         for route in ("ok", "db", "404")
         for what in ("p99/p50 at saturation, over bare's", "p99 paced at half of bare's capacity, over bare's")
     }
+
+
+def test_workers_run_reports_throughput_and_memory_per_process(tmp_path: Path) -> None:
+    run_harness("-m", "bench.workers", "--quick", "--output", str(tmp_path))
+    (written,) = tmp_path.glob("*-workers.json")
+    results = json.loads(written.read_text())
+
+    assert {(row["workers"], row["route"]) for row in results["rows"]} == {
+        (workers, route) for workers in (1, 2) for route in ("trivial", "db")
+    }
+    assert all(row["rps"] > 0 for row in results["rows"])
+    assert sorted(process["role"] for process in results["memory"]["1"]) == ["server"]
+    assert sorted(process["role"] for process in results["memory"]["2"]) == ["server", "tracker", "worker", "worker"]
+    assert all(process["uss_mib"] > 0 for processes in results["memory"].values() for process in processes)

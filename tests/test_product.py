@@ -224,7 +224,7 @@ def test_ci_workflow_runs_on_pushes_and_pull_requests(product: Product) -> None:
 
 
 def test_ci_tests_against_a_postgresql_service(product: Product) -> None:
-    (job,) = product.yaml(".github/workflows/ci.yml")["jobs"].values()
+    job = product.yaml(".github/workflows/ci.yml")["jobs"]["check"]
 
     assert job["services"]["postgres"]["image"] == "postgres:15"
     assert job["env"]["TEST_DATABASE_URL"] == "postgresql+asyncpg://postgres:postgres@localhost:5432/postgres"
@@ -479,10 +479,19 @@ def test_entrypoint_serves_by_default_with_web_concurrency_workers(entrypoint: C
     assert "--log-config" not in command
 
 
-def test_entrypoint_serves_one_worker_when_web_concurrency_is_unset(entrypoint: Callable[..., str]) -> None:
+def test_entrypoint_serves_one_worker_per_cpu_when_web_concurrency_is_unset(entrypoint: Callable[..., str]) -> None:
     command = entrypoint("serve").split()
 
-    assert command[command.index("--workers") + 1] == "1"
+    assert command[command.index("--workers") + 1] == entrypoint("workers")
+    assert 1 <= int(entrypoint("workers")) <= len(os.sched_getaffinity(0))
+
+
+def test_entrypoint_gives_requests_in_flight_a_bounded_grace_period(entrypoint: Callable[..., str]) -> None:
+    default = entrypoint("serve").split()
+    configured = entrypoint("serve", GRACEFUL_SHUTDOWN_SECONDS="7").split()
+
+    assert default[default.index("--timeout-graceful-shutdown") + 1] == "15"
+    assert configured[configured.index("--timeout-graceful-shutdown") + 1] == "7"
 
 
 def test_entrypoint_migrate_upgrades_to_head(entrypoint: Callable[..., str]) -> None:

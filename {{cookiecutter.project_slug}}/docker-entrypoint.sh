@@ -1,10 +1,26 @@
 #!/bin/sh
 # The image's entry point.
-#   serve    (the default) start the web server: WEB_CONCURRENCY worker processes on port 8000
+#   serve    (the default) start the web server on port 8000: WEB_CONCURRENCY worker processes, by default one per
+#            CPU the container is given
 #   migrate  upgrade the database in DATABASE_URL to the newest migration, then exit
+#   workers  print how many worker processes `serve` would start
 #   anything else runs as a command, e.g. `alembic current` or `sh`
 # Migrations never run on `serve`: with several containers they would race. Run `migrate` once per release.
 set -eu
+
+# CPUs this container may use: the scheduler's CPU set (nproc), capped by a cgroup v2 quota (docker --cpus,
+# a Kubernetes CPU limit) rounded up.
+cpu_count() {
+    count=$(nproc)
+    if [ -r /sys/fs/cgroup/cpu.max ]; then
+        read -r quota period < /sys/fs/cgroup/cpu.max
+        if [ "$quota" != "max" ]; then
+            limit=$(( (quota + period - 1) / period ))
+            [ "$limit" -lt "$count" ] && count=$limit
+        fi
+    fi
+    echo "$count"
+}
 
 command="${1:-serve}"
 [ "$#" -gt 0 ] && shift
@@ -12,10 +28,16 @@ command="${1:-serve}"
 case "$command" in
     serve)
         # --no-access-log: the service writes its own access line (with request_id and trace_id) per request.
-        exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --workers "${WEB_CONCURRENCY:-1}" --no-access-log "$@"
+        # On SIGTERM each worker stops accepting and gives the requests in flight GRACEFUL_SHUTDOWN_SECONDS.
+        exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --no-access-log \
+            --workers "${WEB_CONCURRENCY:-$(cpu_count)}" \
+            --timeout-graceful-shutdown "${GRACEFUL_SHUTDOWN_SECONDS:-15}" "$@"
         ;;
     migrate)
         exec alembic upgrade head "$@"
+        ;;
+    workers)
+        echo "${WEB_CONCURRENCY:-$(cpu_count)}"
         ;;
     *)
         exec "$command" "$@"

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from ..conftest import Baked
 
 _started: list[Bugsink] = []
+# Lines a test wants in the session's summary (its counts), shown even when output is captured.
+summary_lines: list[str] = []
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +41,8 @@ def closed_port_fixture() -> int:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in summary_lines:
+        terminalreporter.write_line(line)
     for server in _started:
         terminalreporter.write_line(
             f"bugsink {server.version}: set up in {server.setup_seconds:.1f} s, started in"

@@ -1,7 +1,7 @@
 """The baked service as a real process: `uvicorn` on 127.0.0.1, its own virtualenv, its own log files.
 
 `BakedService.prepare(project)` takes a project baked by cookiecutter, writes `e2e_app.py` into it (the
-service's own app plus two routes only this tier needs), and makes sure a cached virtualenv holds the
+service's own app plus a few routes only this tier needs), and makes sure a cached virtualenv holds the
 project's dependencies. `migrate(url)` runs `alembic upgrade head`; `run(workdir, **env)` starts uvicorn and
 yields a `RunningService` once `/health/live` answers, and stops it with SIGTERM on exit.
 
@@ -25,7 +25,7 @@ import threading
 import time
 import tomllib
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from http import HTTPStatus
@@ -66,16 +66,21 @@ if os.getppid() == int(os.environ.pop("E2E_PARENT_PID")):
 """
 
 E2E_APP_SOURCE = '''\
-"""The baked service plus two routes that only the end-to-end tier needs. Written by tests/e2e/service.py."""
+"""The baked service plus the routes that only the end-to-end tier needs. Written by tests/e2e/service.py."""
 
+import asyncio
+import os
 from typing import Any
 
+import sentry_sdk
+import structlog
 from fastapi import Request
 
 from app.core.sentry import set_request_user
 from app.main import create_app
 
 app = create_app()
+log = structlog.get_logger("e2e")
 
 
 @app.get("/e2e/users/{user_id}/failure")
@@ -91,6 +96,21 @@ async def fail_holding_secrets(request: Request) -> None:
     body: dict[str, Any] = await request.json()
     api_token = body["oauth"]["refresh_token"]  # noqa: F841  (a local for the scrubber to find)
     raise RuntimeError("e2e: unexpected failure while holding a token")
+
+
+@app.get("/e2e/slow")
+async def slow(seconds: float) -> dict[str, float]:
+    """Answers after `seconds`: a request still in flight when the server is told to stop."""
+    log.info("e2e: slow request started", seconds=seconds, pid=os.getpid())
+    await asyncio.sleep(seconds)
+    return {"slept": seconds}
+
+
+@app.get("/e2e/worker-failure")
+async def fail_in_worker() -> None:
+    """Fails unexpectedly; the event names the worker process that sent it."""
+    sentry_sdk.set_tag("worker_pid", str(os.getpid()))
+    raise RuntimeError("e2e: unexpected failure in a worker")
 '''
 
 
@@ -189,23 +209,27 @@ class BakedService:
         )
 
     @contextlib.contextmanager
-    def run(self, workdir: Path, *, app: str = SERVICE_APP, **settings: str) -> Iterator[RunningService]:
-        """Start `uvicorn <app>` on a free 127.0.0.1 port with `settings` in its environment.
+    def run(
+        self, workdir: Path, *, app: str = SERVICE_APP, uvicorn_args: Sequence[str] = (), **settings: str
+    ) -> Iterator[RunningService]:
+        """Start `uvicorn <app> <uvicorn_args>` on a free 127.0.0.1 port with `settings` in its environment.
 
         Yields once `/health/live` answers; stdout and stderr go to files in `workdir`. On exit the service is
         stopped (SIGTERM) unless the test already stopped it.
         """
         workdir.mkdir(parents=True, exist_ok=True)
-        service = self._start_live(workdir, app, settings)
+        service = self._start_live(workdir, app, settings, uvicorn_args)
         try:
             yield service
         finally:
             service.stop()
 
-    def _start_live(self, workdir: Path, app: str, settings: dict[str, str]) -> RunningService:
+    def _start_live(
+        self, workdir: Path, app: str, settings: dict[str, str], uvicorn_args: Sequence[str]
+    ) -> RunningService:
         # The port is free when chosen but not held: another process may take it first. Then try another.
         for attempt in range(1, PORT_ATTEMPTS + 1):
-            service = self._start(workdir, app, settings, free_port())
+            service = self._start(workdir, app, settings, free_port(), uvicorn_args)
             try:
                 service.wait_until_live(READY_TIMEOUT_SECONDS)
             except ServiceError:
@@ -215,10 +239,12 @@ class BakedService:
                 return service
         raise AssertionError("unreachable")
 
-    def _start(self, workdir: Path, app: str, settings: dict[str, str], port: int) -> RunningService:
+    def _start(
+        self, workdir: Path, app: str, settings: dict[str, str], port: int, uvicorn_args: Sequence[str]
+    ) -> RunningService:
         command = [
             str(self.python), "-c", _LAUNCHER, str(self.python),
-            "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+            "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log", *uvicorn_args,
         ]  # fmt: skip
         stdout_path, stderr_path = workdir / "stdout.log", workdir / "stderr.log"
         with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:

@@ -20,6 +20,7 @@ from app.core.logging import configure_logging
 from app.core.sentry import init_sentry, sentry_status, trace_queries
 from app.db.engine import build_engine
 from app.db.session import build_sessionmaker
+from app.core.shutdown import drain_on_sigterm
 from app.middleware.error_handler import add_exception_handlers
 from app.middleware.request_context import RequestContextMiddleware
 from app.schemas.errors import ErrorResponse
@@ -53,7 +54,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # milliseconds, several times a second with Sentry on. Speeding up collection is a documented use of freeze().
     gc.freeze()
     try:
-        yield
+        with drain_on_sigterm(settings.SHUTDOWN_DRAIN_SECONDS) as drain:
+            app.state.drain = drain
+            yield
     finally:
         gc.unfreeze()  # first, so that no failure below leaves start-up's objects frozen
         await app.state.external_api.aclose()

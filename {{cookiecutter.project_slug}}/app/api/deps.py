@@ -1,7 +1,7 @@
-"""``SettingsDep`` and ``EngineDep``: dependencies on what the lifespan keeps on ``app.state``.
+"""``SettingsDep``, ``EngineDep`` and ``DrainDep``: dependencies on what the lifespan keeps on ``app.state``.
 
-Settings and the engine are also used where FastAPI is not (migrations, tools), so their dependencies live here;
-every other dependency sits beside what it provides (``SessionDep`` in ``app.db.session``, ``PostServiceDep`` in
+Settings and the engine are also used where FastAPI is not (migrations, tools), so their dependencies live here, with
+the drain, which only the probes read; every other dependency sits beside what it provides (``SessionDep`` in ``app.db.session``, ``PostServiceDep`` in
 ``app.services.post_service``, ``ExternalAPIDep`` in ``app.clients.external_api``). Providers are ``async def``
 although none of them awaits: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hand-off on
 every request that would cost more than the whole rest of the dependency.
@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
+from app.core.shutdown import Drain
 
 
 async def get_app_settings(request: Request) -> Settings:
@@ -27,5 +28,11 @@ async def get_engine(request: Request) -> AsyncEngine:
     return engine
 
 
+async def get_drain(request: Request) -> Drain:
+    drain: Drain = request.app.state.drain
+    return drain
+
+
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
+DrainDep = Annotated[Drain, Depends(get_drain)]

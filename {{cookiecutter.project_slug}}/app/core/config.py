@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     EXTERNAL_API_TIMEOUT: Annotated[float, Field(gt=0)] = 5.0
 
     MAX_REQUEST_BODY_BYTES: Annotated[int, Field(ge=1)] = 1_048_576
+    # After SIGTERM, readiness answers 503 for this long before the server stops accepting (for load balancers
+    # that poll readiness; Kubernetes' preStop pause does this job there).
+    SHUTDOWN_DRAIN_SECONDS: Annotated[float, Field(ge=0)] = 0.0
     ENABLE_DEBUG_ROUTES: bool = False
 
     @field_validator("SENTRY_DSN", "SENTRY_SERVER_NAME", "LOG_FORMAT", mode="before")

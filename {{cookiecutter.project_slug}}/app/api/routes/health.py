@@ -1,4 +1,4 @@
-"""Probes for the orchestrator: liveness never touches the database, readiness does."""
+"""Probes for the orchestrator: liveness never touches the database; readiness does, and fails while draining."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from app.api.deps import EngineDep, SettingsDep
+from app.api.deps import DrainDep, EngineDep, SettingsDep
 from app.core.paths import HEALTH_PATH_PREFIX
 from app.db.engine import check_database
+from app.exceptions import ServiceUnavailableError
 from app.schemas.errors import ErrorResponse
 
 router = APIRouter(prefix=HEALTH_PATH_PREFIX, tags=["health"])
@@ -30,8 +31,13 @@ async def live() -> Live:
     return Live()
 
 
-@router.get("/ready", responses={503: {"model": ErrorResponse, "description": "The database is unavailable"}})
-async def ready(engine: EngineDep, settings: SettingsDep) -> Ready:
-    """The service can do its work: the database answers within HEALTH_CHECK_TIMEOUT."""
+_UNREADY = {"model": ErrorResponse, "description": "The database is unavailable, or the service is shutting down"}
+
+
+@router.get("/ready", responses={503: _UNREADY})
+async def ready(engine: EngineDep, settings: SettingsDep, drain: DrainDep) -> Ready:
+    """The service can take work: it is not shutting down and the database answers within HEALTH_CHECK_TIMEOUT."""
+    if drain.started:
+        raise ServiceUnavailableError("The service is shutting down", details={"shutdown": "draining"})
     await check_database(engine, settings.HEALTH_CHECK_TIMEOUT)
     return Ready()
