@@ -18,9 +18,9 @@ from app.clients.external_api import ExternalAPIClient
 from app.core.config import VERSION, Settings, get_settings
 from app.core.logging import configure_logging
 from app.core.sentry import init_sentry, sentry_status, trace_queries
+from app.core.shutdown import drain_on_sigterm
 from app.db.engine import build_engine
 from app.db.session import build_sessionmaker
-from app.core.shutdown import drain_on_sigterm
 from app.middleware.error_handler import add_exception_handlers
 from app.middleware.request_context import RequestContextMiddleware
 from app.schemas.errors import ErrorResponse

@@ -1,10 +1,11 @@
 """``SettingsDep``, ``EngineDep`` and ``DrainDep``: dependencies on what the lifespan keeps on ``app.state``.
 
-Settings and the engine are also used where FastAPI is not (migrations, tools), so their dependencies live here, with
-the drain, which only the probes read; every other dependency sits beside what it provides (``SessionDep`` in ``app.db.session``, ``PostServiceDep`` in
-``app.services.post_service``, ``ExternalAPIDep`` in ``app.clients.external_api``). Providers are ``async def``
-although none of them awaits: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hand-off on
-every request that would cost more than the whole rest of the dependency.
+Settings and the engine are also used where FastAPI is not (migrations, tools), so their dependencies live here,
+with the drain, which only the probes read; every other dependency sits beside what it provides (``SessionDep``
+in ``app.db.session``, ``PostServiceDep`` in ``app.services.post_service``, ``ExternalAPIDep`` in
+``app.clients.external_api``). Providers are ``async def`` although none of them awaits: FastAPI runs a plain
+``def`` dependency in its thread pool, a thread hand-off on every request that would cost more than the whole rest
+of the dependency.
 """
 
 from __future__ import annotations
