@@ -14,8 +14,6 @@ import pytest
 
 from tests.support.baking import HOOKS_DIR, TEMPLATE_DIR, Baked, default_answers, run_bake
 
-__all__ = ["HOOKS_DIR", "TEMPLATE_DIR", "Baked"]
-
 
 def load_hook(name: str, where: Path, **answers: str) -> ModuleType:
     """Render hooks/<name>.py as cookiecutter does (same Jinja environment) and import it without running main()."""

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from tests.conftest import TEMPLATE_DIR, Baked
+from tests.support.baking import TEMPLATE_DIR, Baked
 
 Bake = Callable[..., Baked]
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from cookiecutter.main import cookiecutter
 
-from tests.conftest import BAKE_VARIABLES, TEMPLATE_DIR
+from tests.support.baking import BAKE_VARIABLES, TEMPLATE_DIR
 
 # Answers given through extra_context are rendered as Jinja by cookiecutter, so this one holds no `{{ }}`.
 AWKWARD_NAME = 'Ünïcode "Quoted" O\'Brien \\ trailing 🚀👩‍💻'

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Baked
 from tests.e2e.service import BakedService, RunningService, sqlite_url
+from tests.support.baking import Baked
 from tests.support.postgres import postgres_server
 
 pytestmark = pytest.mark.slow

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Baked
+from tests.support.baking import Baked
 from tests.support.harness import free_port
 from tests.support.postgres import PostgresServer, postgres_server
 

@@ -14,7 +14,7 @@ from types import ModuleType
 import pytest
 from dotenv import dotenv_values
 
-from tests.conftest import HOOKS_DIR, TEMPLATE_DIR
+from tests.support.baking import HOOKS_DIR, TEMPLATE_DIR
 
 HOOKS = ("pre_gen_project", "post_gen_project")
 # On top of the template repository's own ruff rules: the generated project's stricter ones, and annotations.

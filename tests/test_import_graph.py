@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import TEMPLATE_DIR, Baked
+from tests.support.baking import TEMPLATE_DIR, Baked
 
 DOC = TEMPLATE_DIR / "docs" / "architecture.md"
 DIAGRAM = re.compile(r"<!-- layers: begin -->\n```text\n(.*?)\n```\n<!-- layers: end -->", re.DOTALL)

@@ -20,7 +20,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from tests.conftest import Baked
+from tests.support.baking import Baked
 from tests.support.kustomize import Resource, containers, render, split_image
 
 ENVIRONMENTS = ("development", "staging", "production")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BAKE_VARIABLES, TEMPLATE_DIR, Baked
+from tests.support.baking import BAKE_VARIABLES, TEMPLATE_DIR, Baked
 from tests.support.harness import uv_command
 
 Bake = Callable[..., Baked]

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import TEMPLATE_DIR, Baked
+from tests.support.baking import TEMPLATE_DIR, Baked
 
 Bake = Callable[..., Baked]
 
@@ -209,7 +209,7 @@ def test_ci_workflow_calls_the_makefile_targets(product: Product) -> None:
 
 def test_ci_runs_every_target_with_the_locked_environment(product: Product) -> None:
     workflow = product.yaml(".github/workflows/ci.yml")
-    (job,) = workflow["jobs"].values()
+    job = workflow["jobs"]["check"]
 
     assert job["env"]["PYTHON"] == ".venv/bin/python"
     assert recipe(product.text("Makefile"), "sync") == ["$(UV) sync --locked --extra dev"]

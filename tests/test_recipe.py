@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Baked
+from tests.support.baking import Baked
 from tests.support.harness import build_venv, clean_environment
 
 pytestmark = pytest.mark.slow

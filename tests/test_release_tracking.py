@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import Baked
+from tests.support.baking import Baked
 
 SLUG, VERSION = "acme-orders", "2.3.1"
 RUNS_IF_PRESENT = "steps.token.outputs.present == 'true'"

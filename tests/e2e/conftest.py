@@ -12,7 +12,7 @@ from .bugsink import BlackHole, Bugsink, closed_port
 from .service import BakedService, FailingUpstream, sqlite_url
 
 if TYPE_CHECKING:
-    from ..conftest import Baked
+    from ..support.baking import Baked
 
 _started: list[Bugsink] = []
 # Lines a test wants in the session's summary (its counts), shown even when output is captured.
