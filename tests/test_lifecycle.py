@@ -233,6 +233,27 @@ def test_cruft_create_says_nothing_of_replay_files(round_trip: RoundTrip) -> Non
 
 
 @pytest.mark.slow
+def test_cruft_create_with_a_dsn_answer_says_nothing_of_replay_files(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    created = ok(
+        cruft(
+            "create",
+            str(TEMPLATE_DIR),
+            "--no-input",
+            "--output-dir",
+            str(tmp_path / "services"),
+            "--extra-context",
+            json.dumps({"project_slug": "orders", "sentry_dsn_staging": REAL_DSN}),
+            cwd=tmp_path,
+            home=home,
+        )
+    )
+
+    assert "replay" not in created.stdout + created.stderr
+
+
+@pytest.mark.slow
 def test_cruft_create_writes_the_dsn_given_as_a_variable_only_to_the_env_file(round_trip: RoundTrip) -> None:
     env_production = round_trip.env_before_update[".env.production"][0].decode()
 
