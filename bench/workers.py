@@ -33,7 +33,7 @@ from bench.servers import Server, Sink
 
 BENCH_DIR = Path(__file__).resolve().parent
 WORKER_COUNTS = (1, 2)
-WORKER_ROUTES = ("trivial", "db")
+WORKER_ROUTES = ("ok", "db")
 
 
 def children(pid: int) -> list[int]:
@@ -77,7 +77,7 @@ def run(options: argparse.Namespace, say: Any = print) -> dict[str, Any]:
             counts = WORKER_COUNTS if round_no % 2 else tuple(reversed(WORKER_COUNTS))
             for workers in counts:
                 log = work / f"workers-{workers}.log"
-                with Server(python, "app.main:app", project, env, log, workers=workers) as server:
+                with Server(python, "service_app:app", project, env, log, workers=workers) as server:
                     for name in WORKER_ROUTES:
                         request = ROUTES[name].request
                         load = functools.partial(

@@ -150,7 +150,7 @@ def test_workers_run_reports_throughput_and_memory_per_process(tmp_path: Path) -
     results = json.loads(written.read_text())
 
     assert {(row["workers"], row["route"]) for row in results["rows"]} == {
-        (workers, route) for workers in (1, 2) for route in ("trivial", "db")
+        (workers, route) for workers in (1, 2) for route in ("ok", "db")
     }
     assert all(row["rps"] > 0 for row in results["rows"])
     assert sorted(process["role"] for process in results["memory"]["1"]) == ["server"]

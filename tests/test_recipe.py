@@ -81,10 +81,15 @@ def test_readme_recipe_adds_a_resource_that_passes_lint_types_tests_and_migratio
     bake: Callable[..., Baked], tmp_path: Path
 ) -> None:
     project = bake(tmp_path / "bake").project
+    # A service lives in a git repository: `make check` refuses any tracked file that holds a Sentry DSN.
+    subprocess.run(["git", "init", "--quiet"], cwd=project, check=True)
+    subprocess.run(["git", "add", "--all"], cwd=project, check=True)
     python = build_venv(tmp_path / "venv", ["-e", f"{project}[dev]"], what="install the bake")
     env = clean_environment()
     env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
     env.pop("TEST_DATABASE_URL", None)
+    # The bake's next steps: pin the dependencies (`make check` refuses a missing or stale uv.lock).
+    subprocess.run(["make", "lock"], cwd=project, env=env, check=True, capture_output=True, timeout=600)
     steps = recipe((project / "README.md").read_text(encoding="utf-8"))
     assert [language for language, _ in steps].count("bash") >= 2, "the recipe names its commands"
 

@@ -23,6 +23,7 @@ FILTERED = "[Filtered]"
 REQUEST_TIMEOUT_SECONDS = 30.0
 EVENT_TIMEOUT_SECONDS = 20.0
 SENDER_THREAD_LOGGERS = ("urllib3", "sentry_sdk")
+SIGTERM_MESSAGES = ("draining before shutdown", "Shutting down")
 
 
 @dataclass
@@ -50,13 +51,14 @@ def new_project(bugsink: Bugsink, scenario: str) -> str:
 
 
 def serving_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The lines logged inside requests: between uvicorn's start-up and shut-down, but not by the SDK's sender.
+    """The lines logged inside requests: between uvicorn's start-up and SIGTERM, but not by the SDK's sender.
 
-    Sentry's transport sends from a thread of its own, and urllib3 logs there when a send is retried.
+    Sentry's transport sends from a thread of its own, and urllib3 logs there when a send is retried. SIGTERM is
+    where the service starts draining (app.core.shutdown), before uvicorn says it is shutting down.
     """
     messages = [str(record.get("event")) for record in records]
     started = next(n for n, message in enumerate(messages) if message.startswith("Uvicorn running on"))
-    stopping = messages.index("Shutting down")
+    stopping = next(n for n, message in enumerate(messages) if message in SIGTERM_MESSAGES)
     return [
         record
         for record in records[started + 1 : stopping]
