@@ -16,6 +16,7 @@ from app.api.router import api_router
 from app.api.routes import debug, health
 from app.core.config import VERSION, Settings, get_settings
 from app.core.logging import configure_logging
+from app.core.redaction import configure as configure_redaction
 from app.core.sentry import init_sentry
 from app.db.session import build_engine, build_sessionmaker
 from app.middleware.error_handler import add_exception_handlers
@@ -56,7 +57,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None, *, sentry_transport: Transport | None = None) -> FastAPI:
     """Build the service. ``sentry_transport`` lets tests capture events in-process."""
     settings = settings or get_settings()
-    # Logging and Sentry start before any route exists: the SDK instruments routes as they are created.
+    # Logging and Sentry start before any route exists: the SDK instruments routes as they are created. Both
+    # redact with one policy, which the settings may extend.
+    configure_redaction(settings.REDACT_EXTRA_KEYS)
     configure_logging(settings)
     sentry_enabled = init_sentry(settings, transport=sentry_transport)
 

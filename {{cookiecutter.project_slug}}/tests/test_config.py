@@ -36,7 +36,8 @@ def test_dot_env_is_read(project_dir: Path) -> None:
 def test_environment_file_overrides_dot_env(project_dir: Path) -> None:
     settings = load()
     assert settings.SENTRY_TRACES_SAMPLE_RATE == 0.2
-    assert str(settings.SENTRY_DSN) == "https://abc@o1.ingest.sentry.io/42"
+    assert settings.SENTRY_DSN is not None
+    assert str(settings.SENTRY_DSN.get_secret_value()) == "https://abc@o1.ingest.sentry.io/42"
 
 
 def test_real_environment_overrides_both_files(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

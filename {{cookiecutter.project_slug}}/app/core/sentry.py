@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import linecache
 import logging
+import os
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
+from sentry_sdk.integrations.argv import ArgvIntegration
 from sentry_sdk.integrations.httpx import HttpxIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
 
-from app.core.redaction import ServiceEventScrubber, scrub_event, strip_to_safe_minimum
+import app
+from app.core.event_scrubbing import scrub_event, shape_breadcrumb, strip_to_safe_minimum
 
 if TYPE_CHECKING:
     from sentry_sdk.transport import Transport
@@ -20,6 +24,8 @@ if TYPE_CHECKING:
 
     from app.core.config import Settings
 
+# Only the service's own package is in-app: not library frames that resolve under the project folder.
+APP_PACKAGE_DIR = f"{app.__path__[0]}{os.sep}"
 HEALTH_PATH_PREFIX = "/health"
 ACCESS_LOGGER = "app.access"
 
@@ -81,7 +87,7 @@ def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | 
         return False
 
     sentry_sdk.init(
-        dsn=str(settings.SENTRY_DSN) if settings.SENTRY_DSN else None,
+        dsn=str(settings.SENTRY_DSN.get_secret_value()) if settings.SENTRY_DSN else None,
         transport=transport,
         environment=settings.ENVIRONMENT,
         release=settings.SENTRY_RELEASE,
@@ -94,10 +100,17 @@ def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | 
         auto_session_tracking=False,
         include_local_variables=settings.SENTRY_INCLUDE_LOCALS,
         in_app_include=["app"],
+        project_root=APP_PACKAGE_DIR,
         max_breadcrumbs=settings.SENTRY_MAX_BREADCRUMBS,
-        event_scrubber=ServiceEventScrubber(),
+        before_breadcrumb=shape_breadcrumb,
         before_send=before_send,
         before_send_transaction=before_send,
+        # Trace headers (with the public key, release and environment in baggage) go to the service's own hosts only.
+        trace_propagation_targets=[
+            rf"^https?://{re.escape(host)}(?::\d+)?(?:/|$)" for host in settings.SENTRY_TRACE_PROPAGATION_TARGETS
+        ],
+        # The command line can hold passwords (uvicorn --ssl-keyfile-password): it never leaves the process.
+        disabled_integrations=[ArgvIntegration()],
         # Source lines are added by before_send from linecache: the SDK's own re-reads whole files per event.
         include_source_context=False,
         debug=settings.SENTRY_DEBUG,

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 
 from app.core.ids import random_hex_id
 from app.core.logging import log_access
+from app.core.redaction import redact_text
 from app.core.sentry_request import route_template, sentry_request
 from app.middleware.error_handler import (
     ACCESS_FIELDS,
@@ -133,7 +134,8 @@ class RequestContextMiddleware:
         finally:
             log_access(
                 method=scope.get("method"),
-                path=route_template(scope) or scope.get("path"),
+                # A route's template holds no values; a path no route matched may hold anything.
+                path=route_template(scope) or redact_text(str(scope.get("path", ""))),
                 status=status_code,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
                 **scope.get("state", {}).get(ACCESS_FIELDS, {}),
