@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,24 @@ if TYPE_CHECKING:
 # Keys of a structlog event dict that are bookkeeping, not data, when a log line becomes a breadcrumb.
 _LOG_META_KEYS = frozenset({"event", "level", "logger", "timestamp", "exc_info", "stack_info", "_record"})
 _LOG_META_KEYS |= {"_from_structlog", "positional_args"}
+# A route parameter's value shorter than this is not searched for elsewhere in the event ("/users/{pin}/1").
+_MIN_PATH_SECRET = 4
+_MAX_DEPTH = 40
+
+# What Sentry's server removes by default (Relay's "@common" rules), removed here first, so that nothing leaves the
+# process that the server would have to clean, and the event Sentry stores is the event that was sent. Any string
+# that names a password-like word or holds a bearer token, a US SSN, a PEM key or URL credentials is replaced
+# whole; an IPv4 address becomes "[ip]". Sentry never applies these to exception messages and file paths, nor do
+# we (the policy's own rules cover exception messages). Card numbers are left to the policy's Luhn rule: Relay
+# also removes 16-digit numbers that merely start like a card.
+_SERVER_FILTER = re.compile(
+    r"(?i)password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key"
+    r"|token\S*[:=]|^otp$|^two[-_]factor$|\bbearer\s+\S|-----BEGIN[A-Z ]+(?:PRIVATE|PUBLIC) KEY-----"
+    r"|\b(?:[a-z0-9+-]+:)?//[a-z0-9%_.-]+(?::[a-z0-9%_.-]+)?@|\b\d{3}-\d{2}-\d{4}\b"
+)
+_IPV4 = re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|[01]?\d\d?)\.){3}(?:25[0-5]|2[0-4]\d|[01]?\d\d?)\b")
+# Paths Sentry's server leaves alone: exception messages, formatted log messages, file paths, the user agent.
+_SERVER_SKIPPED_KEYS = frozenset({"value", "formatted", "filename", "abs_path", "User-Agent", "user-agent"})
 
 
 def _text(value: Any) -> Any:
@@ -26,41 +45,62 @@ def _frames(container: Any) -> list[dict[str, Any]]:
     return [frame for frame in frames if isinstance(frame, dict)] if isinstance(frames, list) else []
 
 
-def _scrub_exceptions(event: Event) -> None:
-    """Every exception of a chain (and every thread): its message, and the locals of the service's own frames."""
-    for section in ("exception", "threads"):
-        container = event.get(section)
-        values = container.get("values") if isinstance(container, dict) else None
-        for value in values if isinstance(values, list) else []:
-            if not isinstance(value, dict):
+def _scrub_exceptions(event: Event, section: str = "exception") -> None:
+    """Every exception of a chain (or every thread): its message, and the locals of the service's own frames."""
+    container = event.get(section)
+    values = container.get("values") if isinstance(container, dict) else None
+    for value in values if isinstance(values, list) else []:
+        if not isinstance(value, dict):
+            continue
+        if "value" in value:
+            value["value"] = _text(value["value"])
+        for frame in _frames(value):
+            if "vars" not in frame:
                 continue
-            if "value" in value:
-                value["value"] = _text(value["value"])
-            for frame in _frames(value):
-                if "vars" not in frame:
-                    continue
-                if frame.get("in_app"):
-                    frame["vars"] = redact(frame["vars"])
-                else:  # library locals hold raw requests and SQL, and say little to a service author
-                    del frame["vars"]
+            if frame.get("in_app"):
+                frame["vars"] = redact(frame["vars"])
+            else:  # library locals hold raw requests and SQL, and say little to a service author
+                del frame["vars"]
+
+
+def _path_secrets(event: Event) -> set[str]:
+    """The values that route parameters with sensitive names (``/reset/{token}``) took in this request's URL."""
+    request = event.get("request")
+    url = request.get("url") if isinstance(request, dict) else None
+    route = event.get("transaction")
+    if not (isinstance(url, str) and isinstance(route, str) and "{" in route and "://" in url):
+        return set()
+    path = "/" + url.partition("://")[2].partition("/")[2].partition("?")[0]
+    redacted = redact_path(path, route).split("/")
+    return {
+        segment
+        for segment, after in zip(path.split("/"), redacted, strict=False)
+        if after == FILTERED and len(segment) >= _MIN_PATH_SECRET
+    }
+
+
+def _replace_everywhere(value: Any, secrets: set[str], depth: int = 0) -> Any:
+    """Every occurrence of these exact strings, wherever the request's path was copied (frame locals, spans)."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, FILTERED)
+        return value
+    if depth > _MAX_DEPTH:
+        return value
+    if isinstance(value, dict):
+        return {key: _replace_everywhere(item, secrets, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace_everywhere(item, secrets, depth + 1) for item in value]
+    return value
 
 
 def _scrub_request(event: Event) -> None:
     request = event.get("request")
     if not isinstance(request, dict):
         return
-    for key in ("query_string", "headers", "cookies", "data", "env"):
+    for key in ("query_string", "headers", "cookies", "data", "env", "url"):
         if key in request:
             request[key] = _text(request[key])
-    url = request.get("url")
-    if isinstance(url, str):
-        route = event.get("transaction")
-        source = (event.get("transaction_info") or {}).get("source")
-        if isinstance(route, str) and source == "route" and "{" in route and "://" in url:
-            scheme, _, rest = url.partition("://")
-            host, slash, path = rest.partition("/")
-            url = f"{scheme}://{host}{redact_path(slash + path, route)}"
-        request["url"] = redact_text(url)
 
 
 def _scrub_breadcrumbs(event: Event) -> None:
@@ -105,22 +145,57 @@ def _scrub_field(key: str) -> Callable[[Event], None]:
     return scrub
 
 
+def _server_floor(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        if value == FILTERED:
+            return value
+        return FILTERED if _SERVER_FILTER.search(value) else _IPV4.sub("[ip]", value)
+    if depth > _MAX_DEPTH:
+        return value
+    if isinstance(value, dict):
+        return {
+            key: item if key in _SERVER_SKIPPED_KEYS else _server_floor(item, depth + 1) for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_server_floor(item, depth + 1) for item in value]
+    return value
+
+
+def _scrub_as_sentry_would(event: Event) -> None:
+    request: Any = event.get("request")
+    # The server reads the query string as name/value pairs, whose sensitive names the policy has filtered.
+    query = request.pop("query_string", None) if isinstance(request, dict) else None
+    for key, value in list(event.items()):
+        if key not in ("debug_meta", "event_id", "timestamp", "start_timestamp", "sdk", "release", "environment"):
+            event[key] = _server_floor(value)  # type: ignore[literal-required]
+    if query is not None:
+        event["request"]["query_string"] = query
+
+
 _SECTIONS: dict[str, Callable[[Event], None]] = {
     "exception": _scrub_exceptions,
+    "threads": lambda event: _scrub_exceptions(event, "threads"),
     "request": _scrub_request,
     "breadcrumbs": _scrub_breadcrumbs,
     "spans": _scrub_spans,
     "extra": _scrub_extra,
     "tags": _scrub_tags,
     **{key: _scrub_field(key) for key in ("message", "logentry", "user", "contexts", "transaction")},
+    "the server's rules": _scrub_as_sentry_would,
 }
 
 
 def scrub_event(event: Event) -> Event:
     """Scrub an event or transaction in place; a part that cannot be scrubbed is dropped, never sent as is."""
+    try:
+        path_secrets = _path_secrets(event)
+    except Exception:
+        path_secrets = set()
     for section, scrub in _SECTIONS.items():
         try:
             scrub(event)
+            if path_secrets and section in event:
+                event[section] = _replace_everywhere(event[section], path_secrets)  # type: ignore[literal-required]
         except Exception:  # one malformed part costs that part, not the event
             logging.getLogger(__name__).warning("could not scrub the event's %s: dropped it", section)
             event.pop(section, None)  # type: ignore[misc]

@@ -201,7 +201,10 @@ def _redact(value: Any, depth: int) -> Any:  # noqa: PLR0911  (one return per ki
     if depth >= MAX_DEPTH:
         return FILTERED
     if isinstance(value, Mapping):
-        return {key: FILTERED if is_sensitive_key(key) else _redact(item, depth + 1) for key, item in value.items()}
+        return {
+            _redact_key(key): FILTERED if is_sensitive_key(key) else _redact(item, depth + 1)
+            for key, item in value.items()
+        }
     if isinstance(value, list | tuple | set | frozenset):
         if isinstance(value, list | tuple) and len(value) == 2 and is_sensitive_key(value[0]):  # noqa: PLR2004
             return [value[0], FILTERED]  # a (name, value) pair, e.g. a header
@@ -214,6 +217,12 @@ def _redact(value: Any, depth: int) -> Any:  # noqa: PLR0911  (one return per ki
         return FILTERED
     redacted = redact_text(text)
     return value if redacted == text else redacted
+
+
+def _redact_key(key: Any) -> Any:
+    if key is None or isinstance(key, str | int | float | bool):
+        return key
+    return _redact(key, MAX_DEPTH - 1)  # an object as a key: its (redacted) repr, or [Filtered]
 
 
 def redact_path(path: str, template: str) -> str:
