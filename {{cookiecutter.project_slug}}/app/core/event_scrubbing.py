@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from app.core.redaction import FILTERED, is_sensitive_key, redact, redact_path, redact_text
+from app.core.server_rules import event_frames, event_values, scrub_as_sentry_would
 
 if TYPE_CHECKING:
     from sentry_sdk.types import Breadcrumb, BreadcrumbHint, Event
@@ -19,42 +19,17 @@ _LOG_META_KEYS |= {"_from_structlog", "positional_args"}
 _MIN_PATH_SECRET = 4
 _MAX_DEPTH = 40
 
-# What Sentry's server removes by default (Relay's "@common" rules), removed here first, so that nothing leaves the
-# process that the server would have to clean, and the event Sentry stores is the event that was sent. Any string
-# that names a password-like word or holds a bearer token, a US SSN, a PEM key or URL credentials is replaced
-# whole; an IPv4 address becomes "[ip]". Sentry never applies these to exception messages and file paths, nor do
-# we (the policy's own rules cover exception messages). Card numbers are left to the policy's Luhn rule: Relay
-# also removes 16-digit numbers that merely start like a card.
-_SERVER_FILTER = re.compile(
-    r"(?i)password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key"
-    r"|token\S*[:=]|^otp$|^two[-_]factor$|\bbearer\s+\S|-----BEGIN[A-Z ]+(?:PRIVATE|PUBLIC) KEY-----"
-    r"|\b(?:[a-z0-9+-]+:)?//[a-z0-9%_.-]+(?::[a-z0-9%_.-]+)?@|\b\d{3}-\d{2}-\d{4}\b"
-)
-_IPV4 = re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|[01]?\d\d?)\.){3}(?:25[0-5]|2[0-4]\d|[01]?\d\d?)\b")
-# Paths Sentry's server leaves alone: exception messages, formatted log messages, file paths, the user agent.
-_SERVER_SKIPPED_KEYS = frozenset({"value", "formatted", "filename", "abs_path", "User-Agent", "user-agent"})
-
 
 def _text(value: Any) -> Any:
     return redact_text(value) if isinstance(value, str) else redact(value)
 
 
-def _frames(container: Any) -> list[dict[str, Any]]:
-    stacktrace = container.get("stacktrace") if isinstance(container, dict) else None
-    frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
-    return [frame for frame in frames if isinstance(frame, dict)] if isinstance(frames, list) else []
-
-
 def _scrub_exceptions(event: Event, section: str = "exception") -> None:
     """Every exception of a chain (or every thread): its message, and the locals of the service's own frames."""
-    container = event.get(section)
-    values = container.get("values") if isinstance(container, dict) else None
-    for value in values if isinstance(values, list) else []:
-        if not isinstance(value, dict):
-            continue
+    for value in event_values(event, section):
         if "value" in value:
             value["value"] = _text(value["value"])
-        for frame in _frames(value):
+        for frame in event_frames(value):
             if "vars" not in frame:
                 continue
             if frame.get("in_app"):
@@ -145,33 +120,6 @@ def _scrub_field(key: str) -> Callable[[Event], None]:
     return scrub
 
 
-def _server_floor(value: Any, depth: int = 0) -> Any:
-    if isinstance(value, str):
-        if value == FILTERED:
-            return value
-        return FILTERED if _SERVER_FILTER.search(value) else _IPV4.sub("[ip]", value)
-    if depth > _MAX_DEPTH:
-        return value
-    if isinstance(value, dict):
-        return {
-            key: item if key in _SERVER_SKIPPED_KEYS else _server_floor(item, depth + 1) for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [_server_floor(item, depth + 1) for item in value]
-    return value
-
-
-def _scrub_as_sentry_would(event: Event) -> None:
-    request: Any = event.get("request")
-    # The server reads the query string as name/value pairs, whose sensitive names the policy has filtered.
-    query = request.pop("query_string", None) if isinstance(request, dict) else None
-    for key, value in list(event.items()):
-        if key not in ("debug_meta", "event_id", "timestamp", "start_timestamp", "sdk", "release", "environment"):
-            event[key] = _server_floor(value)  # type: ignore[literal-required]
-    if query is not None:
-        event["request"]["query_string"] = query
-
-
 _SECTIONS: dict[str, Callable[[Event], None]] = {
     "exception": _scrub_exceptions,
     "threads": lambda event: _scrub_exceptions(event, "threads"),
@@ -181,7 +129,7 @@ _SECTIONS: dict[str, Callable[[Event], None]] = {
     "extra": _scrub_extra,
     "tags": _scrub_tags,
     **{key: _scrub_field(key) for key in ("message", "logentry", "user", "contexts", "transaction")},
-    "the server's rules": _scrub_as_sentry_would,
+    "the server's rules": scrub_as_sentry_would,
 }
 
 
@@ -232,7 +180,7 @@ def strip_to_safe_minimum(event: Event) -> Event:
     values = [
         {
             "type": value.get("type"),
-            "stacktrace": {"frames": [{k: f[k] for k in _SAFE_FRAME_KEYS if k in f} for f in _frames(value)]},
+            "stacktrace": {"frames": [{k: f[k] for k in _SAFE_FRAME_KEYS if k in f} for f in event_frames(value)]},
         }
         for value in (raw_values if isinstance(raw_values, list) else [])
         if isinstance(value, dict)
