@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from app.core.redaction import FILTERED, is_sensitive_key, redact, redact_path, redact_text
+from app.core.redaction import FILTERED, is_sensitive_key, redact, redact_text
 from app.core.server_rules import event_frames, event_values, scrub_as_sentry_would
 
 if TYPE_CHECKING:
@@ -45,13 +45,14 @@ def _path_secrets(event: Event) -> set[str]:
     route = event.get("transaction")
     if not (isinstance(url, str) and isinstance(route, str) and "{" in route and "://" in url):
         return set()
-    path = "/" + url.partition("://")[2].partition("/")[2].partition("?")[0]
-    redacted = redact_path(path, route).split("/")
-    return {
-        segment
-        for segment, after in zip(path.split("/"), redacted, strict=False)
-        if after == FILTERED and len(segment) >= _MIN_PATH_SECRET
-    }
+    segments = url.partition("://")[2].partition("?")[0].split("/")[1:]
+    secrets = set()
+    for index, name in enumerate(route.split("/")[1:]):
+        param, _, converter = name.strip("{}").partition(":")
+        if name.startswith("{") and is_sensitive_key(param) and index < len(segments):
+            # A ":path" parameter matched the rest of the path.
+            secrets.add("/".join(segments[index:]) if converter == "path" else segments[index])
+    return {secret for secret in secrets if len(secret) >= _MIN_PATH_SECRET}
 
 
 def _replace_everywhere(value: Any, secrets: set[str], depth: int = 0) -> Any:

@@ -223,18 +223,3 @@ def _redact_key(key: Any) -> Any:
     if key is None or isinstance(key, str | int | float | bool):
         return key
     return _redact(key, MAX_DEPTH - 1)  # an object as a key: its (redacted) repr, or [Filtered]
-
-
-def redact_path(path: str, template: str) -> str:
-    """A request path with the segments that a sensitive route parameter matched replaced, e.g. ``/reset/{token}``."""
-    names = template.split("/")
-    segments = path.split("/")
-    for index, name in enumerate(names):
-        if not (name.startswith("{") and name.endswith("}")) or index >= len(segments):
-            continue
-        param, _, converter = name[1:-1].partition(":")
-        if is_sensitive_key(param):
-            if converter == "path":  # matched the rest of the path
-                return "/".join([*segments[:index], FILTERED])
-            segments[index] = FILTERED
-    return redact_text("/".join(segments))
