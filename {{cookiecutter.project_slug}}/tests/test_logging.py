@@ -142,3 +142,18 @@ async def test_an_unmatched_path_in_the_access_line_goes_through_the_value_rules
     await client.get(f"/reset-password/{token}")
     (access,) = [r for r in lines(log_stream) if r["logger"] == "app.access"]
     assert access["path"] == "/reset-password/[Filtered]"
+
+
+def test_console_output_redacts_fields_and_tracebacks(make_settings: MakeSettings) -> None:
+    configure_logging(make_settings(ENVIRONMENT="development", LOG_FORMAT="console"))
+    stream = io.StringIO()
+    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "app")
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+    error = ValueError("connect to postgresql://app:pw-6666@db/app failed")
+    structlog.get_logger("app.test").error("database down", api_key="k-7777", exc_info=error)
+    output = stream.getvalue()
+    assert "database down" in output
+    assert "ValueError" in output
+    assert "pw-6666" not in output
+    assert "k-7777" not in output
