@@ -61,9 +61,15 @@ def redact_fields(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict
 
 
 def redact_exception(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """The rendered exception (messages of the whole chain) goes through the same rules."""
-    if "exception" in event_dict:
-        event_dict["exception"] = redact(event_dict["exception"])
+    """The messages of a rendered exception chain go through the same rules (its frames are source, not data)."""
+    rendered = event_dict.get("exception")
+    if isinstance(rendered, str):  # a plain-text traceback
+        event_dict["exception"] = redact_text(rendered)
+    for exception in rendered if isinstance(rendered, list) else []:
+        if isinstance(exception, dict):
+            for key in ("exc_value", "exc_notes", "syntax_error"):
+                if key in exception:
+                    exception[key] = redact(exception[key])
     return event_dict
 
 
