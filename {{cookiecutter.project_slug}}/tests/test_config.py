@@ -86,3 +86,14 @@ def test_production_refuses_sqlite() -> None:
 def test_release_defaults_to_distribution_at_version() -> None:
     settings = Settings(_env_file=None)
     assert "@" in settings.SENTRY_RELEASE
+
+
+def test_list_settings_are_comma_separated_and_empty_means_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTRY_TRACE_PROPAGATION_TARGETS", "")
+    monkeypatch.setenv("REDACT_EXTRA_KEYS", "customer_ref, memberNumber")
+    settings = Settings(_env_file=None)
+    assert settings.SENTRY_TRACE_PROPAGATION_TARGETS == []
+    assert settings.REDACT_EXTRA_KEYS == ["customer_ref", "memberNumber"]
+    assert Settings(
+        _env_file=None, SENTRY_TRACE_PROPAGATION_TARGETS="orders.internal"
+    ).SENTRY_TRACE_PROPAGATION_TARGETS == ["orders.internal"]
