@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import asyncpg.exceptions
 import httpx
 import pytest
 import sentry_sdk
@@ -113,6 +112,10 @@ def m(name: str) -> str:
     return CASES[name]
 
 
+class DataError(Exception):
+    """Stands for asyncpg's DataError, whose text quotes the bound value it could not encode."""
+
+
 class Login(BaseModel):
     model_config = ConfigDict(extra="allow")
     username: str
@@ -139,11 +142,11 @@ def raise_chain() -> None:
                         {"access_token": m("1 exception: pydantic ValidationError input_value dict")}
                     )
                 except ValidationError as exc:
-                    raise asyncpg.exceptions.DataError(
+                    raise DataError(
                         f"invalid input for query argument $1: {m('1 exception: asyncpg query argument text')!r}"
                         " ('str' object cannot be interpreted as an integer)"
                     ) from exc
-            except asyncpg.exceptions.DataError as exc:
+            except DataError as exc:
                 url = f"{THIRD_PARTY}/v1/items?api_key={m('1 exception: httpx HTTPStatusError URL ?api_key=')}"
                 response = httpx.Response(401, request=httpx.Request("GET", url))
                 try:
