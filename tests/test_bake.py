@@ -158,7 +158,8 @@ def load_settings(project: Path, **variables: str) -> dict[str, object]:
     """Import the baked Settings in a fresh process, as the service does at start-up, and report the values."""
     script = (
         "import json; from app.core.config import get_settings; s = get_settings(); "
-        "print(json.dumps({'ENVIRONMENT': s.ENVIRONMENT, 'SENTRY_DSN': s.SENTRY_DSN and str(s.SENTRY_DSN), "
+        "dsn = s.SENTRY_DSN and str(s.SENTRY_DSN.get_secret_value()); "
+        "print(json.dumps({'ENVIRONMENT': s.ENVIRONMENT, 'SENTRY_DSN': dsn, "
         "'SENTRY_TRACES_SAMPLE_RATE': s.SENTRY_TRACES_SAMPLE_RATE, 'LOG_LEVEL': s.LOG_LEVEL, "
         "'log_format': s.log_format, 'debug_routes_enabled': s.debug_routes_enabled}))"
     )

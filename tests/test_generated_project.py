@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from sentry_relay.processing import StoreNormalizer, convert_datascrubbing_config, pii_strip_event
 
 from tests.support.baking import Baked
 from tests.support.harness import free_port
@@ -230,3 +231,21 @@ def test_fresh_bake_serves_posts_and_readiness_after_install_and_migrate(served_
     status, ready = _request("GET", f"{base}/health/ready")
     assert status == 200, ready
     assert "Traceback" not in log.read_text()
+
+
+def test_sentrys_own_scrubber_finds_nothing_left_in_the_corpus_events(
+    default_project: Path, venv_python: Path, tmp_path: Path
+) -> None:
+    """Relay, with Sentry's default server-side rules, over every event the generated suite's secret corpus sent."""
+    dump = tmp_path / "corpus-events.json"
+    corpus = [venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_redaction_corpus.py"]
+    assert_ok(run(corpus, cwd=default_project, env={"REDACTION_CORPUS_DUMP": str(dump)}))
+    events = json.loads(dump.read_text(encoding="utf-8"))
+    assert {event.get("type", "event") for event in events} == {"event", "transaction"}
+    config = convert_datascrubbing_config(
+        {"scrubData": True, "scrubDefaults": True, "scrubIpAddresses": True, "sensitiveFields": [], "excludeFields": []}
+    )
+    for event in events:
+        event.pop("_meta", None)  # the SDK's own notes on what it removed: not Relay's
+        assert pii_strip_event(config, event).get("_meta") is None, json.dumps(pii_strip_event(config, event)["_meta"])
+        assert not StoreNormalizer().normalize_event(event).get("errors")

@@ -69,9 +69,12 @@ E2E_APP_SOURCE = '''\
 """The baked service plus the routes that only the end-to-end tier needs. Written by tests/e2e/service.py."""
 
 import asyncio
+import json
+import logging
 import os
 from typing import Any
 
+import httpx
 import sentry_sdk
 import structlog
 from fastapi import Request
@@ -111,6 +114,28 @@ async def fail_in_worker() -> None:
     """Fails unexpectedly; the event names the worker process that sent it."""
     sentry_sdk.set_tag("worker_pid", str(os.getpid()))
     raise RuntimeError("e2e: unexpected failure in a worker")
+
+
+@app.post("/e2e/corpus/{token}")
+async def plant_secrets(token: str, request: Request) -> None:
+    """Puts each secret of the X-Corpus-Secrets header where service code would: logs, tags, extra, locals, calls."""
+    m: dict[str, str] = json.loads(request.headers["x-corpus-secrets"])
+    log = structlog.get_logger("e2e.corpus")
+    structlog.contextvars.bind_contextvars(session_token=m["contextvar"])
+    log.info("charging", password=m["log_password"], api_key=m["log_api_key"], card=m["log_card"])
+    logging.getLogger("e2e.corpus").warning("upstream auth header was Bearer %s", m["stdlib_bearer"])
+    log.info("calling upstream", url=f"https://user:{m['log_userinfo']}@svc.internal/x")
+    sentry_sdk.set_tag("customer_token", m["tag"])
+    upstream = {"endpoint": f"http://svc:{m['extra_userinfo']}@host/", "db": f"postgresql://app:{m['extra_db']}@db/app"}
+    sentry_sdk.set_extra("upstream", upstream)
+    sentry_sdk.set_context("billing", {"note": f"Bearer {m['context_bearer']}"})
+    db_url = f"postgresql+asyncpg://app:{m['local_db_url']}@db:5432/app"  # noqa: F841  (a local for the event)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(200))) as client:
+        await client.get(f"https://user:{m['outbound_userinfo']}@api.example.com/v1?api_key={m['outbound_api_key']}")
+    try:
+        raise ValueError(f"invalid input for query argument $1: {m['asyncpg']!r} (expected int)")
+    except ValueError as exc:
+        raise RuntimeError(f"login failed for token {m['exception_token']} (card {m['exception_card']})") from exc
 '''
 
 

@@ -417,7 +417,9 @@ def test_secret_body_fields_arrive_filtered_at_any_depth(scrubbing: Scrubbing) -
     assert data["note"] == "harmless"
 
 
-def test_secret_frame_locals_arrive_filtered(scrubbing: Scrubbing) -> None:
+def test_frames_outside_the_app_package_are_not_in_app_and_send_no_locals(scrubbing: Scrubbing) -> None:
     frames = scrubbing.scenario.event_for("body")["exception"]["values"][-1]["stacktrace"]["frames"]
-    [route] = [frame for frame in frames if frame["function"] == "fail_holding_secrets"]
-    assert route["vars"]["api_token"] == FILTERED
+    [route] = [frame for frame in frames if frame["function"] == "fail_holding_secrets"]  # e2e_app.py, not app/
+    assert not route.get("in_app")
+    assert "vars" not in route
+    assert [frame for frame in frames if frame.get("in_app") and "vars" in frame], "the service's frames keep locals"

@@ -17,6 +17,7 @@ from app.api.routes import debug, health
 from app.clients.external_api import ExternalAPIClient
 from app.core.config import VERSION, Settings, get_settings
 from app.core.logging import configure_logging
+from app.core.redaction import configure as configure_redaction
 from app.core.sentry import init_sentry, sentry_status, trace_queries
 from app.core.shutdown import drain_on_sigterm
 from app.db.engine import build_engine
@@ -68,7 +69,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None, *, sentry_transport: Transport | None = None) -> FastAPI:
     """Build the service. ``sentry_transport`` lets tests capture events in-process."""
     settings = settings or get_settings()
-    # Logging first, so that Sentry's set-up and everything after it logs through the service's pipeline.
+    # Logging first, so that Sentry's set-up and everything after it logs through the service's pipeline. Both
+    # redact with one policy, which the settings may extend.
+    configure_redaction(settings.REDACT_EXTRA_KEYS)
     configure_logging(settings)
     sentry_enabled = init_sentry(settings, transport=sentry_transport)
 

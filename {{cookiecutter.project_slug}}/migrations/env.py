@@ -27,7 +27,7 @@ target_metadata = Base.metadata
 
 def database_url() -> str:
     url = context.get_x_argument(as_dictionary=True).get("dburl")
-    return url or get_settings().DATABASE_URL
+    return url or get_settings().DATABASE_URL.get_secret_value()
 
 
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:

@@ -40,7 +40,8 @@ def test_dot_env_is_read(project_dir: Path) -> None:
 def test_environment_file_overrides_dot_env(project_dir: Path) -> None:
     settings = load()
     assert settings.SENTRY_TRACES_SAMPLE_RATE == 0.2
-    assert str(settings.SENTRY_DSN) == "https://abc@o1.ingest.sentry.io/42"
+    assert settings.SENTRY_DSN is not None
+    assert str(settings.SENTRY_DSN.get_secret_value()) == "https://abc@o1.ingest.sentry.io/42"
 
 
 def test_real_environment_overrides_both_files(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,3 +140,14 @@ def test_production_on_sqlite_is_one_line_naming_database_url() -> None:
 def test_release_defaults_to_distribution_at_version() -> None:
     settings = Settings(_env_file=None)
     assert "@" in settings.SENTRY_RELEASE
+
+
+def test_list_settings_are_comma_separated_and_empty_means_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTRY_TRACE_PROPAGATION_TARGETS", "")
+    monkeypatch.setenv("REDACT_EXTRA_KEYS", "customer_ref, memberNumber")
+    settings = Settings(_env_file=None)
+    assert settings.SENTRY_TRACE_PROPAGATION_TARGETS == []
+    assert settings.REDACT_EXTRA_KEYS == ["customer_ref", "memberNumber"]
+    assert Settings(
+        _env_file=None, SENTRY_TRACE_PROPAGATION_TARGETS="orders.internal"
+    ).SENTRY_TRACE_PROPAGATION_TARGETS == ["orders.internal"]

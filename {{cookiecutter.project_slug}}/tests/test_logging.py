@@ -160,3 +160,47 @@ async def test_sql_statements_are_logged_at_debug_only(
     statements = [line for line in lines(stream) if line["event"] == "SELECT 4242"]
     assert bool(statements) is shown
     assert all(line["level"] == "debug" for line in statements)
+
+
+async def test_every_field_of_a_line_goes_through_the_redaction_policy(app: FastAPI, log_stream: io.StringIO) -> None:
+    structlog.get_logger("app.test").info(
+        "charging", password="pw-1111", order={"apiKey": "k-2222", "note": "Bearer b-3333"}, status_code=201
+    )
+    logging.getLogger("app.test.stdlib").warning("upstream said %s", "token=t-4444")
+    first, second = lines(log_stream)
+    assert first["password"] == "[Filtered]"
+    assert first["order"] == {"apiKey": "[Filtered]", "note": "Bearer [Filtered]"}
+    assert first["status_code"] == 201
+    assert second["event"] == "upstream said token=[Filtered]"
+
+
+async def test_exception_text_in_a_line_is_redacted(app: FastAPI, log_stream: io.StringIO) -> None:
+    error = ValueError("connect to postgresql://app:pw-5555@db/app failed")
+    structlog.get_logger("app.test").error("database down", exc_info=error)
+    (line,) = lines(log_stream)
+    assert "pw-5555" not in json.dumps(line)
+    assert line["exception"][0]["exc_value"] == "connect to postgresql://[Filtered]:[Filtered]@db/app failed"
+
+
+async def test_an_unmatched_path_in_the_access_line_goes_through_the_value_rules(
+    client: httpx.AsyncClient, log_stream: io.StringIO
+) -> None:
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    await client.get(f"/reset-password/{token}")
+    (access,) = [r for r in lines(log_stream) if r["logger"] == "app.access"]
+    assert access["path"] == "/reset-password/[Filtered]"
+
+
+def test_console_output_redacts_fields_and_tracebacks(make_settings: MakeSettings) -> None:
+    configure_logging(make_settings(ENVIRONMENT="development", LOG_FORMAT="console"))
+    stream = io.StringIO()
+    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "app")
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+    error = ValueError("connect to postgresql://app:pw-6666@db/app failed")
+    structlog.get_logger("app.test").error("database down", api_key="k-7777", exc_info=error)
+    output = stream.getvalue()
+    assert "database down" in output
+    assert "ValueError" in output
+    assert "pw-6666" not in output
+    assert "k-7777" not in output

@@ -11,7 +11,7 @@ import sentry_sdk
 from fastapi import FastAPI, Request
 from sqlalchemy import text
 
-from app.core import sentry
+from app.core import event_scrubbing, redaction, sentry
 from app.core.config import Settings
 from app.main import create_app
 from tests.conftest import FAKE_DSN, CapturingTransport, MakeSettings, open_client, reset_sentry
@@ -176,3 +176,175 @@ async def test_frame_locals_are_off_by_default(make_settings: MakeSettings) -> N
         assert all("vars" not in frame for frame in frames)
     finally:
         reset_sentry()
+
+
+# --- The rules themselves -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        *("password", "new_password", "accessToken", "RefreshToken", "clientSecret", "apiKey", "X-Api-Key", "key"),
+        *("code", "sig", "jwt", "otp", "pin", "bearer", "connectionString", "X-Authentication", "X-Access-Key"),
+        *("Ocp-Apim-Subscription-Key", "SENTRY_DSN", "b'authorization'", "card_number", "session_id"),
+    ],
+)
+def test_sensitive_names_are_recognised_in_every_spelling(name: str) -> None:
+    assert redaction.is_sensitive_key(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["status_code", "primary_key", "author", "tokenizer", "page", "order_id", "pin_count", "keyboard", "zip_code"],
+)
+def test_ordinary_names_stay_readable(name: str) -> None:
+    assert not redaction.is_sensitive_key(name)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("login failed for token abc123XYZdef", "login failed for token [Filtered]"),
+        ("GET https://h/x?page=2&api_key=k3y-1&x=1", "GET https://h/x?page=2&api_key=[Filtered]&x=1"),
+        (
+            "input_value={'access_token': 'tok-123', 'user': 'bob'}",
+            "input_value={'access_token': '[Filtered]', 'user': 'bob'}",
+        ),
+        ("query argument $1: 'pw-1' (expected int)", "query argument $1: [Filtered] (expected int)"),
+        ("Authorization: Bearer abc.def-ghi", "Authorization: [Filtered]"),
+        ("sent with Bearer sk-live-1234", "sent with Bearer [Filtered]"),
+        ("postgresql+asyncpg://app:pw@db:5432/app", "postgresql+asyncpg://[Filtered]:[Filtered]@db:5432/app"),
+        ("Server=db;Password=pw-1;Database=app", "Server=db;Password=[Filtered];Database=app"),
+        ("Login(username='bob', password='pw-1')", "Login(username='bob', password='[Filtered]')"),
+        ('{"clientSecret": "s-1", "ok": "y"}', '{"clientSecret": "[Filtered]", "ok": "y"}'),
+        ("note eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", "note [Filtered]"),
+        ("-----BEGIN RSA PRIVATE KEY-----\nMIIabc\n-----END RSA PRIVATE KEY-----", "[Filtered]"),
+        ("card 4111 1111 1111 1111 on 2024", "card [Filtered] on 2024"),
+        ("amex 378282246310005.", "amex [Filtered]."),
+    ],
+)
+def test_value_rules_find_secrets_in_free_text(text: str, expected: str) -> None:
+    assert redaction.redact_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order ORD-2024-000123 shipped",
+        "status_code=503 primary_key=4242 author=Jane",
+        "at 2024-01-15T10:20:30.123456Z",
+        "id 123e4567-e89b-12d3-a456-426614174000",
+        "reference 4111111111111112",
+        "token expired for user 42",
+        "version 1.2.3; pin count 4",
+    ],
+)
+def test_look_alikes_survive_the_value_rules(text: str) -> None:
+    assert redaction.redact_text(text) == text
+
+
+def test_extra_keys_extend_the_policy() -> None:
+    try:
+        redaction.configure(["customer_ref"])
+        assert redaction.is_sensitive_key("customerRef")
+        assert redaction.redact_text("customer_ref=abc") == "customer_ref=[Filtered]"
+    finally:
+        redaction.configure([])
+    assert not redaction.is_sensitive_key("customerRef")
+
+
+class HostileRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+def nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"password": "deep-secret-1"}
+    for _ in range(depth):
+        value = {"level": value}
+    return value
+
+
+HOSTILE_VALUES: list[Any] = [
+    "http://[Filtered]:[Filtered]@api.example.com/x?token=t0ken-1",
+    "http://host:99999999/x?password=pw-1",
+    "http://[::1/x?api_key=k-1",
+    b"password=pw-1\xff\xfe",
+    "password=pw-1 " + "x" * 1_000_000,
+    nested(1000),
+    HostileRepr(),
+    {HostileRepr(): "x", b"api_key": "k-1", 3: None},
+]
+
+
+@pytest.mark.parametrize(
+    "value", HOSTILE_VALUES, ids=["filtered-host", "bad-port", "bad-ipv6", "bytes", "megabyte", "deep", "repr", "keys"]
+)
+def test_rules_never_raise_on_hostile_input(value: Any) -> None:
+    result = redaction.redact(value)
+    for secret in ("t0ken-1", "pw-1", "k-1", "deep-secret-1"):
+        assert secret not in repr(result)[:2_000_000]
+
+
+@pytest.mark.parametrize(
+    "value", HOSTILE_VALUES, ids=["filtered-host", "bad-port", "bad-ipv6", "bytes", "megabyte", "deep", "repr", "keys"]
+)
+def test_event_scrubbing_never_raises_and_keeps_the_event(value: Any) -> None:
+    event: dict[str, Any] = {
+        "event_id": "a" * 32,
+        "request": {"url": value if isinstance(value, str) else "http://h/", "data": value},
+        "breadcrumbs": {"values": [{"category": "httplib", "data": {"url": value}, "message": value}]},
+        "extra": {"anything": value},
+        "spans": [{"description": value, "data": {"url": value}}],
+        "tags": {"where": value},
+    }
+    result = sentry.before_send(event, {})  # type: ignore[arg-type]
+    assert result is not None
+    assert "scrubbing_failed" not in result.get("tags", {})
+    assert {"request", "breadcrumbs", "extra", "spans"} <= result.keys()
+
+
+def test_a_failing_part_costs_that_part_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(event: Any) -> None:
+        raise RuntimeError("bug in one scrubber")
+
+    monkeypatch.setitem(event_scrubbing._SECTIONS, "extra", broken)
+    event: dict[str, Any] = {
+        "event_id": "a" * 32,
+        "extra": {"x": "y"},
+        "request": {"url": "http://h/?card=4111111111111111"},
+    }
+    result = sentry.before_send(event, {})  # type: ignore[arg-type]
+    assert result is not None
+    assert "extra" not in result
+    assert result["request"]["url"] == "http://h/?card=[Filtered]"
+    assert result["tags"]["scrubbing_failed"] == "true"
+
+
+def test_settings_never_show_the_dsn_or_the_database_password(make_settings: MakeSettings) -> None:
+    settings = make_settings(
+        SENTRY_DSN="https://pubkey-1@o1.ingest.sentry.io/1", DATABASE_URL="postgresql+asyncpg://app:pw-42@db/app"
+    )
+    for shown in (repr(settings), str(settings), str(settings.model_dump())):
+        assert "pubkey-1" not in shown
+        assert "pw-42" not in shown
+
+
+async def test_library_frames_under_the_project_folder_are_not_in_app(
+    app: FastAPI, client: httpx.AsyncClient, sentry_transport: CapturingTransport
+) -> None:
+    # Code compiled from a relative path resolves under the working directory, as uvloop's loop.pyx does.
+    namespace: dict[str, Any] = {"__name__": "uvloop.loop"}
+    exec(compile("def run(f):\n    return f()\n", "uvloop/loop.pyx", "exec"), namespace)  # noqa: S102
+
+    @app.get("/through-a-library")
+    async def through_a_library() -> None:
+        namespace["run"](lambda: 1 / 0)
+
+    await client.get("/through-a-library")
+    sentry_sdk.flush()
+    (event,) = sentry_transport.events
+    frames = event["exception"]["values"][-1]["stacktrace"]["frames"]
+    (library,) = [frame for frame in frames if frame.get("module") == "uvloop.loop"]
+    assert not library.get("in_app")
+    assert all(frame.get("module", "").startswith("app.") for frame in frames if frame.get("in_app"))

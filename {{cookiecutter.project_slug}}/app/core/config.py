@@ -7,8 +7,8 @@ import sys
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, HttpUrl, Secret, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Environment = Literal["development", "staging", "production"]
 
@@ -21,6 +21,8 @@ DISTRIBUTION = {{ cookiecutter.project_slug | tojson }}
 VERSION = {{ cookiecutter.version | tojson }}
 
 SampleRate = Annotated[float, Field(ge=0.0, le=1.0)]
+# A comma-separated list in the environment: "a,b,c".
+CommaList = Annotated[list[str], NoDecode]
 
 
 def env_files() -> tuple[str, ...]:
@@ -51,7 +53,8 @@ class Settings(BaseSettings):
     PROJECT_NAME: str = PROJECT_NAME
     ENVIRONMENT: Environment = "development"
 
-    SENTRY_DSN: HttpUrl | None = None
+    # Secret types: no repr, log line or frame local shows the value; read it with .get_secret_value().
+    SENTRY_DSN: Secret[HttpUrl] | None = None
     SENTRY_TRACES_SAMPLE_RATE: SampleRate = 0.0
     SENTRY_PROFILES_SAMPLE_RATE: SampleRate = 0.0
     SENTRY_ERROR_SAMPLE_RATE: SampleRate = 1.0
@@ -62,11 +65,15 @@ class Settings(BaseSettings):
     SENTRY_DEBUG: bool = False
     # Frame locals help debugging but cost time per captured error and can hold secrets (they are scrubbed).
     SENTRY_INCLUDE_LOCALS: bool = False
+    # Hosts that outgoing requests may send trace headers to (sentry-trace, baggage); empty: none.
+    SENTRY_TRACE_PROPAGATION_TARGETS: CommaList = ["localhost", "127.0.0.1"]
+    # Names to redact in events and logs on top of the built-in ones (app/core/redaction.py), matched as words.
+    REDACT_EXTRA_KEYS: CommaList = []
 
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     LOG_FORMAT: Literal["json", "console"] | None = None
 
-    DATABASE_URL: str = "sqlite+aiosqlite:///./app.db"
+    DATABASE_URL: SecretStr = SecretStr("sqlite+aiosqlite:///./app.db")
     DB_POOL_SIZE: Annotated[int, Field(ge=1)] = 5
     DB_MAX_OVERFLOW: Annotated[int, Field(ge=0)] = 10
     DB_POOL_TIMEOUT: Annotated[float, Field(gt=0)] = 5.0
@@ -90,9 +97,16 @@ class Settings(BaseSettings):
             return None
         return value.strip() if isinstance(value, str) else value
 
+    @field_validator("SENTRY_TRACE_PROPAGATION_TARGETS", "REDACT_EXTRA_KEYS", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
     @model_validator(mode="after")
     def _check_environment_fit(self) -> Settings:
-        if self.ENVIRONMENT == "production" and self.DATABASE_URL.startswith("sqlite"):
+        if self.ENVIRONMENT == "production" and self.DATABASE_URL.get_secret_value().startswith("sqlite"):
             raise ValueError(
                 "DATABASE_URL: production must not run on SQLite; "
                 "set DATABASE_URL=postgresql+asyncpg://USER:PASSWORD@HOST:5432/DBNAME"

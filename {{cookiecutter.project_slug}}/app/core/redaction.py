@@ -1,219 +1,225 @@
-"""What never leaves the process: the rules that find secrets in keys, URLs and text, applied to Sentry events."""
+"""The service's one redaction policy: which key names and which pieces of text are secrets.
+
+Sentry events (``app.core.event_scrubbing``) and log lines (``app.core.logging``) both go through these rules, so
+there is one place to extend them: the ``REDACT_EXTRA_KEYS`` setting (see ``configure``). Nothing here raises.
+"""
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-from sentry_sdk.scrubber import DEFAULT_DENYLIST, DEFAULT_PII_DENYLIST, EventScrubber
-
-if TYPE_CHECKING:
-    from sentry_sdk.types import Event
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from enum import Enum
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
 
 FILTERED = "[Filtered]"
+# Deeper than any event or log field the service builds; anything below is replaced, not walked.
+MAX_DEPTH = 40
 
-# Key names are compared after lower-casing and turning "-" into "_", as whole words of the name:
-# "new_password", "x_api_key" and "refresh_token" match; "author" and "tokenizer_name" do not.
-_SENSITIVE_KEY = re.compile(
-    r"(?:^|_)(?:pass(?:word|wd|phrase)?|pwd|secret|token|api_?key|apikey|auth|authorization|cookie|"
-    r"set_cookie|session(?:id)?|credentials?|csrf(?:token)?|xsrf|private_?key|signature|dsn|"
-    r"card_?number|cardnumber|pan|cvv|cvc|ssn|iban)(?:$|_)"
+# A name is split into lower-case words (snake, kebab, camel, Pascal: "X-ApiKey" -> x api key). It is sensitive
+# when one of these words, or two-word phrases, appears anywhere in it...
+_WORDS = """
+    password passwd passphrase pwd secret secrets token tokens auth authorization authentication bearer jwt otp
+    cookie cookies session sessionid credential credentials csrf csrftoken xsrf signature dsn apikey privatekey
+    ssn cvv cvc iban
+"""
+_SENSITIVE_WORDS = frozenset(_WORDS.split())
+_SENSITIVE_PHRASES = frozenset(
+    {("api", "key"), ("access", "key"), ("secret", "key"), ("private", "key"), ("subscription", "key")}
+    | {("signing", "key"), ("encryption", "key"), ("master", "key"), ("card", "number"), ("credit", "card")}
+    | {("connection", "string"), ("remote", "addr"), ("forwarded", "for"), ("real", "ip"), ("ip", "address")}
 )
-_SENSITIVE_EXACT = frozenset(key.lower().replace("-", "_") for key in DEFAULT_DENYLIST + DEFAULT_PII_DENYLIST)
-# Card-like digit runs in free text (13-19 digits, optionally grouped).
-_CARD_NUMBER = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+# ...or when the whole name is one of these words, too common to be secret inside a longer name: "status_code",
+# "primary_key" and "pin_count" stay readable; "key", "code" (OAuth), "pin", "sig" and "pan" do not.
+_AMBIGUOUS_WORDS = frozenset({"key", "code", "pin", "sig", "pan", "pass", "cvn"})
+_extra_phrases: set[tuple[str, ...]] = set()
+
+# Values whose rendering cannot hold a secret a rule would find, kept as they are.
+_PLAIN = (bool, int, float, Decimal, UUID, datetime, date, time, timedelta, Enum)
+
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+# Values that are secrets whatever their key (Sentry's server-side families: @bearer, @urlauth, @pemkey, ...).
+_PEM_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL)
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_AUTH_SCHEME = re.compile(r"\b((?i:bearer)|Basic|Digest)(\s+)[A-Za-z0-9._~+/=-]{6,}")
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@'\"<>]+@")
+# name=value, name: value, 'name': 'value', "name": "value" (query strings, reprs, JSON, connection strings). Found
+# from each separator backwards (on the reversed text), so that names inside a value (a query string in a URL) are
+# found too, and text without "=" or ":" costs nothing.
+_SEPARATOR = re.compile(r"[=:]")
+_NAME_BEFORE = re.compile(r"\s*['\"]?([A-Za-z0-9_.-]*[A-Za-z_])(?![A-Za-z0-9_.-])")
+_VALUE_AFTER = re.compile(
+    r"""\s*(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|(?:(?i:bearer|basic|digest|token)\s+)?[^\s&,;)}\]'"<>]+)"""
+)
+# A sensitive word followed by something that looks like a credential: "login failed for token abc123XYZ".
+_LOOSE = re.compile(r"(?i)\b(password|passwd|passphrase|secret|token|api[_ -]?key|pin|otp)(\s+)(?=\S*\d)(\S{8,})")
+_LOOSE_HINTS = ("pass", "secret", "token", "key", "pin", "otp")
+# Driver texts that quote a bound value: asyncpg's "invalid input for query argument $1: 'value' (...)".
+_QUERY_ARGUMENT = re.compile(r"(query argument \$\d+: )(?:'(?:[^'\\]|\\.)*'|\S+)")
+_CARD = re.compile(r"\d(?:[ -]?\d){12,18}")
+
+
+def configure(extra_keys: Iterable[str]) -> None:
+    """Treat these names as sensitive too (the ``REDACT_EXTRA_KEYS`` setting), matched as words like the rest."""
+    _extra_phrases.clear()
+    _extra_phrases.update(words for words in (split_words(key) for key in extra_keys) if words)
+    _is_sensitive_name.cache_clear()
+
+
+def split_words(name: str) -> tuple[str, ...]:
+    """``"X-ApiKey"`` -> ``("x", "api", "key")``; ``"access_token"`` -> ``("access", "token")``."""
+    return tuple(word.lower() for word in _WORD.findall(name))
+
+
+def _contains(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
+    size = len(phrase)
+    return any(words[i : i + size] == phrase for i in range(len(words) - size + 1))
+
+
+@lru_cache(maxsize=4096)
+def _is_sensitive_name(name: str) -> bool:
+    words = split_words(name)
+    if not words:
+        return False
+    if len(words) == 1 and words[0] in _AMBIGUOUS_WORDS:
+        return True
+    if any(word in _SENSITIVE_WORDS for word in words):
+        return True
+    pairs = set(itertools.pairwise(words))
+    if pairs & _SENSITIVE_PHRASES:
+        return True
+    return any(_contains(words, phrase) for phrase in _extra_phrases)
 
 
 def is_sensitive_key(key: object) -> bool:
-    """Whether a mapping key names a secret (headers, cookies, query and body fields, locals)."""
+    """Whether a mapping key, header, parameter or variable name names a secret."""
     if isinstance(key, bytes):
         key = key.decode("latin-1")
-    if not isinstance(key, str):
+    if not isinstance(key, str) or len(key) > 200:  # noqa: PLR2004  (no real name is longer)
         return False
-    normalized = key.lower().replace("-", "_")
-    normalized = _unwrap_bytes_repr(normalized)  # bytes as the SDK serializes them, e.g. ASGI header names
-    return normalized in _SENSITIVE_EXACT or _SENSITIVE_KEY.search(normalized) is not None
+    if key[:2] in ("b'", 'b"'):  # bytes as the SDK serializes them, e.g. ASGI header names
+        key = key[2:-1]
+    return _is_sensitive_name(key)
 
 
-class ServiceEventScrubber(EventScrubber):
-    """sentry-sdk's EventScrubber, matching key names as words instead of exact strings, at any depth."""
-
-    def __init__(self) -> None:
-        super().__init__(recursive=True)
-
-    def scrub_dict(self, d: object) -> None:
-        if not isinstance(d, dict):
-            return
-        for key, value in d.items():
-            if is_sensitive_key(key):
-                d[key] = FILTERED
-            else:
-                self.scrub_dict(value)
-                self.scrub_list(value)
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        digit = ord(char) - 48
+        if position % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2  # noqa: PLR2004
+        total += digit
+    return total % 10 == 0
 
 
-def scrub_query_string(query: str) -> str:
-    """Replace the value of every sensitive parameter of a query string."""
-    if not query:
-        return query
-    pairs = parse_qsl(query, keep_blank_values=True)
-    return urlencode([(key, FILTERED if is_sensitive_key(key) else value) for key, value in pairs], safe="[]")
+def _card(match: re.Match[str]) -> str:
+    """A Luhn-valid run of 13 to 19 digits standing on its own (not part of an id, a UUID or a version)."""
+    text, start, found = match.string, match.start(), match.group()
+    if start and (text[start - 1].isalnum() or text[start - 1] in "_.-"):
+        return found
+    # The run may have swallowed a following number ("4111 1111 1111 1111 2024"): try each group boundary.
+    ends = [len(found), *(i for i in range(len(found) - 1, 0, -1) if found[i] in " -")]
+    for end in ends:
+        after = text[start + end : start + end + 1]
+        if after and (after.isalnum() or after == "_"):
+            continue
+        digits = found[:end].replace(" ", "").replace("-", "")
+        if 13 <= len(digits) <= 19 and _luhn_valid(digits):  # noqa: PLR2004
+            return FILTERED + found[end:]
+    return found
 
 
-def scrub_url(url: str) -> str:
-    """Scrub a URL's query string and any user:password part."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, netloc, parts.path, scrub_query_string(parts.query), ""))
+def _redact_pairs(text: str) -> str:
+    parts: list[str] = []
+    done = 0
+    reversed_text = text[::-1]
+    size = len(text)
+    for separator in _SEPARATOR.finditer(text):
+        sep = separator.start()
+        if sep < done:
+            continue
+        name = _NAME_BEFORE.match(reversed_text, size - sep)
+        if name is None or not is_sensitive_key(name.group(1)[::-1]):
+            continue
+        value = _VALUE_AFTER.match(text, sep + 1)
+        if value is None:
+            continue
+        raw = value.group().lstrip()
+        quote = raw[0] if raw[0] in "'\"" and len(raw) > 1 else ""
+        parts += (text[done : value.end() - len(raw)], quote, FILTERED, quote)
+        done = value.end()
+    return "".join((*parts, text[done:])) if parts else text
 
 
-def _unwrap_bytes_repr(text: str) -> str:
-    return text[2:-1] if text[:2] in ("b'", 'b"') and text[-1:] in ("'", '"') else text
+def redact_text(text: str) -> str:
+    """Free text with every secret the value rules find replaced by ``[Filtered]``.
+
+    Each rule runs only when a plain substring test says it could match: ordinary text costs a few scans in C.
+    """
+    if len(text) < 5:  # noqa: PLR2004  ("pin=1" is the shortest secret a rule can find)
+        return text
+    if "PRIVATE KEY" in text:
+        text = _PEM_KEY.sub(FILTERED, text)
+    if "eyJ" in text:
+        text = _JWT.sub(FILTERED, text)
+    if "://" in text and "@" in text:
+        text = _URL_USERINFO.sub(rf"\1{FILTERED}:{FILTERED}@", text)
+    if "argument $" in text:
+        text = _QUERY_ARGUMENT.sub(rf"\1{FILTERED}", text)
+    if "=" in text or ":" in text:
+        text = _redact_pairs(text)
+    lowered = text.lower()
+    if "bearer" in lowered or "Basic" in text or "Digest" in text:
+        text = _AUTH_SCHEME.sub(rf"\1\2{FILTERED}", text)
+    if any(word in lowered for word in _LOOSE_HINTS):
+        text = _LOOSE.sub(rf"\1\2{FILTERED}", text)
+    return _CARD.sub(_card, text)
 
 
-def _scrub_item(key: object, item: Any) -> Any:
-    if is_sensitive_key(key):
+def redact(value: Any) -> Any:
+    """A copy of ``value`` with sensitive keys' values and secrets in text replaced; never raises.
+
+    Objects other than containers and plain values are kept when their repr holds no secret (so JSON renderers
+    show them as before), else replaced by their redacted repr.
+    """
+    try:
+        return _redact(value, 0)
+    except Exception:  # a hostile __repr__, a mapping whose items() fails: drop the value, keep the rest
         return FILTERED
-    if key in ("query_string", "http.query") and isinstance(item, str | bytes):
-        text = item.decode("latin-1") if isinstance(item, bytes) else _unwrap_bytes_repr(item)
-        return scrub_query_string(text)
-    if key == "url" and isinstance(item, str):
-        return scrub_url(item)
-    return _scrub_value(item)
 
 
-def _scrub_value(value: Any) -> Any:
-    """Recursively scrub by key; URLs and query strings by parameter; card numbers in text."""
-    if isinstance(value, Mapping):
-        return {key: _scrub_item(key, item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        if len(value) == 2 and is_sensitive_key(value[0]):  # noqa: PLR2004  (a (name, value) pair, e.g. a header)
-            return [value[0], FILTERED]
-        return [_scrub_value(item) for item in value]
+def _redact(value: Any, depth: int) -> Any:  # noqa: PLR0911  (one return per kind of value)
     if isinstance(value, str):
-        return _CARD_NUMBER.sub(FILTERED, value)
-    return value
-
-
-def _scrub_request(request: dict[str, Any]) -> None:
-    if "data" in request:
-        request["data"] = _scrub_value(request["data"])
-    if isinstance(request.get("query_string"), str):
-        request["query_string"] = scrub_query_string(request["query_string"])
-    if isinstance(request.get("url"), str):
-        request["url"] = scrub_url(request["url"])
-
-
-def _scrub_http_data(data: dict[str, Any]) -> None:
-    """httpx spans keep the URL and query string of each outgoing call."""
-    if isinstance(data.get("url"), str):
-        data["url"] = scrub_url(data["url"])
-    if isinstance(data.get("http.query"), str):
-        data["http.query"] = scrub_query_string(data["http.query"])
-
-
-def _scrub_breadcrumbs(event: Event) -> None:
-    """Breadcrumbs leave the process only inside events: scrubbed here once, not as each one is recorded."""
-    crumbs = event.get("breadcrumbs")
-    values = crumbs.get("values", []) if isinstance(crumbs, dict) else []
-    for crumb in values:
-        if not isinstance(crumb, dict):
-            continue
-        data = crumb.get("data")
-        if isinstance(data, dict):
-            crumb["data"] = _scrub_value(data)  # by key, with "url" and "http.query" as URLs and query strings
-        message = crumb.get("message")
-        if isinstance(message, str):
-            crumb["message"] = _CARD_NUMBER.sub(FILTERED, message)
-
-
-def _scrub_spans(event: Event) -> None:
-    spans = event.get("spans")
-    for span in spans if isinstance(spans, list) else []:
-        data = span.get("data") if isinstance(span, dict) else None
-        if isinstance(data, dict):
-            _scrub_http_data(data)
-
-
-def _scrub_frames(event: Event) -> None:
-    """Keep locals of the service's own frames (scrubbed); drop library locals, which hold raw requests and SQL."""
-    containers = [
-        *((event.get("exception") or {}).get("values") or []),
-        *((event.get("threads") or {}).get("values") or []),
-    ]
-    for container in containers:
-        for frame in (container.get("stacktrace") or {}).get("frames") or []:
-            if "vars" not in frame:
-                continue
-            if frame.get("in_app"):
-                frame["vars"] = _scrub_value(frame["vars"])
-            else:
-                del frame["vars"]
-
-
-def scrub_event(event: Event) -> Event:
-    """What EventScrubber never touches: query strings, URLs, contexts, extra and free-text card numbers."""
-    _scrub_frames(event)
-    request = event.get("request")
-    if isinstance(request, dict):
-        _scrub_request(request)
-    _scrub_breadcrumbs(event)
-    _scrub_spans(event)
-    for key in ("extra", "user"):
-        if key in event:
-            event[key] = _scrub_value(event[key])
-    contexts = event.get("contexts")
-    if isinstance(contexts, dict):
-        # The trace context is ids only, and must stay intact to link events with log lines.
-        event["contexts"] = {
-            name: value if name == "trace" else _scrub_value(value) for name, value in contexts.items()
+        return redact_text(value)
+    if value is None or isinstance(value, _PLAIN):
+        return value
+    if depth >= MAX_DEPTH:
+        return FILTERED
+    if isinstance(value, Mapping):
+        return {
+            _redact_key(key): FILTERED if is_sensitive_key(key) else _redact(item, depth + 1)
+            for key, item in value.items()
         }
-    if isinstance(event.get("message"), str):
-        event["message"] = _CARD_NUMBER.sub(FILTERED, event["message"])
-    if isinstance(event.get("logentry"), dict):
-        event["logentry"] = _scrub_value(event["logentry"])
-    return event
+    if isinstance(value, list | tuple | set | frozenset):
+        if isinstance(value, list | tuple) and len(value) == 2 and is_sensitive_key(value[0]):  # noqa: PLR2004
+            return [value[0], FILTERED]  # a (name, value) pair, e.g. a header
+        return [_redact(item, depth + 1) for item in value]
+    if isinstance(value, bytes | bytearray):
+        return redact_text(bytes(value).decode("utf-8", "replace"))
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__ costs this value only
+        return FILTERED
+    redacted = redact_text(text)
+    return value if redacted == text else redacted
 
 
-def strip_to_safe_minimum(event: Event) -> Event:
-    """When scrubbing fails, send what cannot hold a secret rather than nothing or everything."""
-    safe_keys = (
-        "event_id",
-        "timestamp",
-        "level",
-        "platform",
-        "environment",
-        "release",
-        "server_name",
-        "transaction",
-        "tags",
-        "sdk",
-        "type",
-        "start_timestamp",
-    )
-    safe: dict[str, Any] = {key: event[key] for key in safe_keys if key in event}  # type: ignore[literal-required]
-    exception = event.get("exception")
-    raw_values = exception.get("values") if isinstance(exception, dict) else None
-    values = []
-    for value in raw_values if isinstance(raw_values, list) else []:
-        if not isinstance(value, dict):
-            continue
-        stacktrace = value.get("stacktrace")
-        raw_frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
-        frames = [
-            {key: frame[key] for key in ("filename", "function", "lineno", "module", "in_app") if key in frame}
-            for frame in (raw_frames if isinstance(raw_frames, list) else [])
-            if isinstance(frame, dict)
-        ]
-        values.append({"type": value.get("type"), "stacktrace": {"frames": frames}})
-    if values:
-        safe["exception"] = {"values": values}
-    contexts = event.get("contexts")
-    trace = contexts.get("trace") if isinstance(contexts, dict) else None
-    if isinstance(trace, dict):
-        safe["contexts"] = {"trace": {k: trace[k] for k in ("trace_id", "span_id", "op") if k in trace}}
-    tags = safe.get("tags")
-    safe["tags"] = {**(tags if isinstance(tags, dict) else {}), "scrubbing_failed": "true"}
-    return safe  # type: ignore[return-value]
+def _redact_key(key: Any) -> Any:
+    if key is None or isinstance(key, str | int | float | bool):
+        return key
+    return _redact(key, MAX_DEPTH - 1)  # an object as a key: its (redacted) repr, or [Filtered]

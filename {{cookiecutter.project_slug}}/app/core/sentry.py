@@ -9,18 +9,22 @@ rules in ``redaction``) are imported from here only.
 from __future__ import annotations
 
 import logging
+import os
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import sentry_sdk
+from sentry_sdk.integrations.argv import ArgvIntegration
 from sentry_sdk.integrations.httpx import HttpxIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
 
+import app
 from app.core.error_limiter import repeated_errors
+from app.core.event_scrubbing import scrub_event, shape_breadcrumb, strip_to_safe_minimum
 from app.core.logging import ACCESS_LOGGER
 from app.core.paths import HEALTH_PATH_PREFIX
-from app.core.redaction import ServiceEventScrubber, scrub_event, strip_to_safe_minimum
 from app.core.sentry_scope import sentry_request
 from app.core.sentry_transport import WarnOnceTransport
 from app.core.source_context import add_source_context
@@ -75,7 +79,7 @@ def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | 
         return False
 
     sentry_sdk.init(
-        dsn=str(settings.SENTRY_DSN) if settings.SENTRY_DSN else None,
+        dsn=str(settings.SENTRY_DSN.get_secret_value()) if settings.SENTRY_DSN else None,
         transport=transport or WarnOnceTransport,
         environment=settings.ENVIRONMENT,
         release=settings.SENTRY_RELEASE,
@@ -88,10 +92,17 @@ def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | 
         auto_session_tracking=False,
         include_local_variables=settings.SENTRY_INCLUDE_LOCALS,
         in_app_include=["app"],
+        project_root=APP_PACKAGE_DIR,
         max_breadcrumbs=settings.SENTRY_MAX_BREADCRUMBS,
-        event_scrubber=ServiceEventScrubber(),
+        before_breadcrumb=shape_breadcrumb,
         before_send=before_send,
         before_send_transaction=before_send,
+        # Trace headers (with the public key, release and environment in baggage) go to the service's own hosts only.
+        trace_propagation_targets=[
+            rf"^https?://{re.escape(host)}(?::\d+)?(?:/|$)" for host in settings.SENTRY_TRACE_PROPAGATION_TARGETS
+        ],
+        # The command line can hold passwords (uvicorn --ssl-keyfile-password): it never leaves the process.
+        disabled_integrations=[ArgvIntegration()],
         # Source lines are added by before_send from linecache: the SDK's own re-reads whole files per event.
         include_source_context=False,
         debug=settings.SENTRY_DEBUG,
@@ -120,7 +131,7 @@ def sentry_status(settings: Settings, *, enabled: bool) -> dict[str, Any]:
         return {"sentry": "off"}
     fields: dict[str, Any] = {"sentry": "on", "traces_sample_rate": settings.SENTRY_TRACES_SAMPLE_RATE}
     if settings.SENTRY_DSN is not None:
-        dsn = urlsplit(str(settings.SENTRY_DSN))
+        dsn = urlsplit(str(settings.SENTRY_DSN.get_secret_value()))
         fields["sentry_host"] = f"{dsn.hostname}:{dsn.port}" if dsn.port else dsn.hostname
         fields["sentry_project"] = dsn.path.rstrip("/").rsplit("/", 1)[-1]
     return fields

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def build_engine(settings: Settings) -> AsyncEngine:
     """An engine for ``settings.DATABASE_URL`` (postgresql+asyncpg or sqlite+aiosqlite) with bounded waits."""
-    url = make_url(settings.DATABASE_URL)
+    url = make_url(settings.DATABASE_URL.get_secret_value())
     # Outside development, keep bound values (user data) out of exception messages, logs and Sentry events.
     hide_parameters = settings.ENVIRONMENT != "development"
     if url.get_backend_name() == "sqlite":

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from app.core.ids import random_hex_id
 from app.core.logging import ACCESS_FIELDS, log_access
 from app.core.paths import route_template
+from app.core.redaction import redact_text
 from app.core.sentry import sentry_request
 from app.middleware.error_handler import unexpected_error_response
 from app.schemas.errors import REQUEST_ID_HEADER, error_code_for, error_response
@@ -122,7 +123,8 @@ class RequestContextMiddleware:
         finally:
             log_access(
                 method=scope.get("method"),
-                path=route_template(scope) or scope.get("path"),
+                # A route's template holds no values; a path no route matched may hold anything.
+                path=route_template(scope) or redact_text(str(scope.get("path", ""))),
                 status=status_code,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
                 **scope.get("state", {}).get(ACCESS_FIELDS, {}),
