@@ -48,6 +48,9 @@ __all__ = [
     "trace_queries",
 ]
 
+# Only the service's own package is in-app: not library frames that resolve under the project folder.
+APP_PACKAGE_DIR = f"{app.__path__[0]}{os.sep}"
+
 
 def before_send(event: Event, hint: Hint) -> Event | None:
     """Scrub an error event; if scrubbing itself fails, send a stripped event instead of dropping it."""
