@@ -35,7 +35,7 @@ log = structlog.get_logger(__name__)
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Open the database engine and the upstream clients; close them and flush Sentry on shutdown."""
+    """Open the database engine and the upstream clients, read the route table; close them, flush Sentry."""
     settings: Settings = app.state.settings
     sentry_enabled: bool = app.state.sentry_enabled
     engine = build_engine(settings)
