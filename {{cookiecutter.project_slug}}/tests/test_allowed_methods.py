@@ -61,3 +61,14 @@ async def test_routes_added_after_create_app_are_in_allow(make_settings: MakeSet
     async for client in open_client(app):
         response = await client.request("OPTIONS", "/api/v1/posts")
         assert response.headers["allow"] == "GET, POST, PUT"
+
+
+async def test_allow_is_read_below_the_root_path(make_settings: MakeSettings) -> None:
+    """Behind a proxy that serves the service under a prefix (uvicorn --root-path), the routes are the same."""
+    app = create_app(make_settings())
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, root_path="/service")
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            response = await client.request("OPTIONS", "/service/api/v1/posts/1")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET, PATCH"
