@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Baked
 from tests.e2e.service import BakedService
+from tests.support.baking import Baked
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.main import create_app
-from app.middleware.error_handler import REQUEST_ID_HEADER
+from app.schemas.errors import REQUEST_ID_HEADER
 from tests.conftest import MakeSettings, open_client
 
 POSTGRES_URL = "postgresql+asyncpg://app:app@127.0.0.1:5432/app"

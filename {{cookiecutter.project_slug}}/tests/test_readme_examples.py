@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.middleware.error_handler import REQUEST_ID_HEADER
+from app.schemas.errors import REQUEST_ID_HEADER
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 EVENT_ID = re.compile(r"[0-9a-f]{32}")
