@@ -1,10 +1,12 @@
 """The baked service keeps the promises of its OpenAPI schema, under requests generated from that schema.
 
 schemathesis (its CLI, as a user would run it) reads /openapi.json from a real uvicorn on 127.0.0.1, generates
-valid and invalid requests for every operation, and checks every answer: not a server error, a documented status
-code, a documented content type, a body matching the documented schema. The run is bounded in examples per
-operation and seeded, so a failure reproduces. The service runs as a staging deployment with Sentry off, on
-SQLite and on PostgreSQL, against a healthy stand-in for its upstream API on 127.0.0.1. /sentry-debug fails on
+valid and invalid requests for every operation, and runs every check it has on every answer: not a server error,
+documented status codes, content types, headers and bodies, schema-valid requests accepted and invalid ones
+refused, a 405 with the right Allow header, resources that exist after creation and are gone after deletion.
+The run is bounded in examples per operation and seeded, so a failure reproduces. The service runs as a staging
+deployment on SQLite and on PostgreSQL, against a healthy stand-in for its upstream API on 127.0.0.1, and
+reports to a stand-in Sentry on 127.0.0.1: fuzzing must not make it send a single event. /sentry-debug fails on
 purpose and is left out.
 
 Fuzzing cannot tell a wrongly documented error from a right one (FastAPI's default 422 model has no required
@@ -18,28 +20,41 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.service import BakedService, RunningService, sqlite_url
+from tests.e2e.recorder import EventRecorder
+from tests.e2e.service import BakedService, RunningService, ServiceClient, sqlite_url
 from tests.support.baking import Baked
 from tests.support.postgres import postgres_server
 
 pytestmark = pytest.mark.slow
 
-CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+# Every check schemathesis has; none is left out.
+CHECKS = "all"
 PHASES = "examples,coverage,fuzzing,stateful"
 MAX_EXAMPLES = 50
 SEED = 20251125
 REQUEST_TIMEOUT_SECONDS = 10
 RUN_TIMEOUT_SECONDS = 300
+# /sentry-debug answers 500 and reports to Sentry on purpose: every check would rightly fail it.
 EXCLUDED_PATHS = ("/sentry-debug",)
 ERROR_ENVELOPE = "#/components/schemas/ErrorResponse"
-# A staging deployment with Sentry and the debug routes off (staging mounts /sentry-debug all the same).
-SERVICE_SETTINGS = {"ENVIRONMENT": "staging", "LOG_FORMAT": "json", "SENTRY_DSN": "", "ENABLE_DEBUG_ROUTES": "false"}
+# How long the event of the one request to /sentry-debug after fuzzing may take to reach the stand-in Sentry.
+EVENT_TIMEOUT_SECONDS = 30
+# A staging deployment with the debug routes off (staging mounts /sentry-debug all the same); Sentry is on,
+# with a stand-in's DSN, and traces off: only events are sent.
+SERVICE_SETTINGS = {
+    "ENVIRONMENT": "staging",
+    "LOG_FORMAT": "json",
+    "SENTRY_DSN": "",
+    "SENTRY_TRACES_SAMPLE_RATE": "0",
+    "ENABLE_DEBUG_ROUTES": "false",
+}
 
 
 class StandInUpstream(ThreadingHTTPServer):
@@ -117,15 +132,51 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         yield server.url
 
 
-@pytest.fixture
-def served(
-    service: BakedService, database_url: str, upstream: StandInUpstream, tmp_path: Path
-) -> Iterator[RunningService]:
-    """The service migrated with `alembic upgrade head` and served by uvicorn."""
+@dataclass(frozen=True)
+class FuzzRun:
+    """One schemathesis run against the served service, and what reached Sentry meanwhile."""
+
+    service: RunningService
+    result: subprocess.CompletedProcess[str]
+    report: dict[str, Any]
+    events: list[dict[str, Any]]
+    """Every event the service sent while fuzzed, then the one of the /sentry-debug request that closed the run."""
+    closing_event_id: str
+
+    @property
+    def printed(self) -> str:
+        return self.result.stdout + self.result.stderr
+
+
+@pytest.fixture(scope="module")
+def fuzzed(
+    service: BakedService,
+    database_url: str,
+    upstream: StandInUpstream,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[FuzzRun]:
+    """The service migrated with `alembic upgrade head`, served by uvicorn and fuzzed, on one database.
+
+    After fuzzing, one request to /sentry-debug: its event is sent after any event fuzzing caused (one queue,
+    one sending thread), so once it arrived, everything fuzzing made the service send has arrived too.
+    """
+    workdir = tmp_path_factory.mktemp("fuzz")
     service.migrate(database_url)
-    settings = {**SERVICE_SETTINGS, "DATABASE_URL": database_url, "EXTERNAL_API_BASE_URL": upstream.url}
-    with service.run(tmp_path / "service", **settings) as running:
-        yield running
+    with EventRecorder() as sentry:
+        settings = {
+            **SERVICE_SETTINGS,
+            "SENTRY_DSN": sentry.dsn,
+            "DATABASE_URL": database_url,
+            "EXTERNAL_API_BASE_URL": upstream.url,
+        }
+        with service.run(workdir / "service", **settings) as running:
+            result, report = schemathesis_run(running.url, workdir)
+            with ServiceClient(running.url) as client:
+                closing = client.get("/sentry-debug")
+            assert closing.status_code == 500, closing.text
+            closing_event_id = closing.json()["event_id"]
+            events = sentry.wait_for_event(closing_event_id, EVENT_TIMEOUT_SECONDS)
+            yield FuzzRun(running, result, report, events, closing_event_id)
 
 
 def schemathesis_run(url: str, workdir: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
@@ -168,17 +219,23 @@ def logged_errors(service: RunningService) -> list[str]:
     return lines
 
 
-def test_fuzzed_requests_get_documented_answers_and_no_server_error(served: RunningService, tmp_path: Path) -> None:
-    result, report = schemathesis_run(served.url, tmp_path)
-    printed = result.stdout + result.stderr
-    errors = "\n".join(logged_errors(served)[:20])
-    if result.returncode != 0 or not report:
-        pytest.fail(f"schemathesis exited {result.returncode}:\n{printed}\nservice errors:\n{errors}", pytrace=False)
+def test_fuzzed_requests_get_documented_answers_and_no_server_error(fuzzed: FuzzRun) -> None:
+    printed, report, returncode = fuzzed.printed, fuzzed.report, fuzzed.result.returncode
+    errors = "\n".join(logged_errors(fuzzed.service)[:20])
+    if returncode != 0 or not report:
+        pytest.fail(f"schemathesis exited {returncode}:\n{printed}\nservice errors:\n{errors}", pytrace=False)
     operations = report["operations"]
     assert operations["selected"] > 0, printed
     assert operations["tested"] == operations["selected"], printed
     assert operations["errored"] == 0, printed
     assert report["failures"] == [], printed
+
+
+def test_fuzzing_sends_no_event_to_sentry(fuzzed: FuzzRun) -> None:
+    """No request fuzzing sends may be a server error, so none may be reported: only the closing one is."""
+    assert [event["event_id"] for event in fuzzed.events][-1:] == [fuzzed.closing_event_id]
+    sent = [_event_summary(event) for event in fuzzed.events[:-1]]
+    assert sent == [], f"fuzzing made the service send {len(sent)} events to Sentry"
 
 
 def test_every_documented_error_is_the_error_envelope(openapi: dict[str, Any]) -> None:
@@ -211,3 +268,10 @@ def test_errors_any_operation_can_answer_are_documented(openapi: dict[str, Any])
 def _json_schema_ref(response: dict[str, Any]) -> str | None:
     ref = response.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
     return str(ref) if ref is not None else None
+
+
+def _event_summary(event: dict[str, Any]) -> str:
+    """`transaction: ExceptionType: message`, one line per event."""
+    values = (event.get("exception") or {}).get("values") or [{}]
+    last = values[-1]
+    return f"{event.get('transaction')}: {last.get('type')}: {str(last.get('value', ''))[:200]}"

@@ -22,6 +22,7 @@ from app.core.sentry import init_sentry, sentry_status, trace_queries
 from app.core.shutdown import drain_on_sigterm
 from app.db.engine import build_engine
 from app.db.session import build_sessionmaker
+from app.middleware.allowed_methods import ALLOWED_METHODS, allowed_methods_by_path
 from app.middleware.error_handler import add_exception_handlers
 from app.middleware.request_context import RequestContextMiddleware
 from app.schemas.errors import ErrorResponse
@@ -34,7 +35,7 @@ log = structlog.get_logger(__name__)
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Open the database engine and the upstream clients; close them and flush Sentry on shutdown."""
+    """Open the database engine and the upstream clients, read the route table; close them, flush Sentry."""
     settings: Settings = app.state.settings
     sentry_enabled: bool = app.state.sentry_enabled
     engine = build_engine(settings)
@@ -43,6 +44,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.sessionmaker = build_sessionmaker(engine)
     app.state.external_api = ExternalAPIClient.open(settings)
+    # Every router is included by now, and routes added after create_app() too: the 405's Allow header.
+    setattr(app.state, ALLOWED_METHODS, allowed_methods_by_path(app.routes))
     log.info(
         "service started",
         environment=settings.ENVIRONMENT,

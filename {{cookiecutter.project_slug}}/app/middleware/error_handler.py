@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.core.logging import add_to_access_line
 from app.core.sentry import report
 from app.exceptions import AppException
+from app.middleware.allowed_methods import allow_header
 from app.schemas.errors import GENERIC_MESSAGE, error_code_for, error_response
 
 if TYPE_CHECKING:
@@ -111,13 +112,16 @@ async def handle_http_exception(request: Request, exc: StarletteHTTPException) -
     else:
         message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         add_to_access_line(request, error=error_code_for(exc.status_code))
+    headers = dict(exc.headers or {})
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        headers.update(allow_header(request))  # every method of the path, not only the first route's
     return error_response(
         status_code=exc.status_code,
         error=error_code_for(exc.status_code),
         message=message,
         request_id=request_id_of(request),
         event_id=event_id,
-        headers=dict(exc.headers or {}),
+        headers=headers,
     )
 
 

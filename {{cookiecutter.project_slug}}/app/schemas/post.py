@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from app.models.post import TITLE_MAX_LENGTH
@@ -16,10 +16,28 @@ PAGE_MAX_LIMIT = 100
 ID_MAX = 2**31 - 1
 # PostgreSQL text cannot hold NUL characters: refuse them here with a 422, not in the database with a 500.
 WITHOUT_NUL = r"^[^\x00]*$"
+# Unicode White_Space, spelled out: `\s` means three different sets in Python, Rust (pydantic) and JavaScript
+# regexes, and every client reads the schema's pattern with its own engine.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680"
+    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+_WHITESPACE_CLASS = "".join(f"\\u{ord(char):04x}" for char in WHITESPACE)
+# Not blank, no NUL. The schema states every rule, checked on the title as sent; only then is it stripped.
+# (A length checked after stripping would refuse titles the schema allows: "\n" has one character.)
+NOT_BLANK_WITHOUT_NUL = rf"^[^\x00]*[^\x00{_WHITESPACE_CLASS}][^\x00]*$"
+
+
+def strip_whitespace(value: str) -> str:
+    """The title as stored: without the whitespace around it."""
+    return value.strip(WHITESPACE)
+
 
 Title = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH, pattern=WITHOUT_NUL),
+    StringConstraints(min_length=1, max_length=TITLE_MAX_LENGTH, pattern=NOT_BLANK_WITHOUT_NUL),
+    AfterValidator(strip_whitespace),
 ]
 Body = Annotated[str, Field(max_length=BODY_MAX_LENGTH, pattern=WITHOUT_NUL)]
 
