@@ -14,6 +14,7 @@ import httpx
 import structlog
 from fastapi import Depends, Request
 
+from app.clients.tls import tls_context
 from app.exceptions import ExternalServiceError, NotFoundError
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class ExternalAPIClient:
             timeout=httpx.Timeout(total, connect=min(CONNECT_TIMEOUT_SECONDS, total)),
             limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
             headers={"Accept": "application/json"},
+            verify=tls_context(),
         )
         return cls(http)
 
