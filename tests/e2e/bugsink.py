@@ -1,6 +1,6 @@
-"""A real Sentry-protocol server for end-to-end tests: bugsink, run from its own cached virtualenv.
+"""A real Sentry-protocol server for end-to-end tests: bugsink on 127.0.0.1, and the queries tests make of it.
 
-`Bugsink.start(data_dir)` installs bugsink (once per version, cached), starts it with gunicorn on 127.0.0.1
+`Bugsink.start(data_dir)` installs bugsink (tests/e2e/bugsink_install.py), starts it with gunicorn on 127.0.0.1
 with SQLite storage in `data_dir`, and returns a handle to create projects and read back what was stored.
 Events are digested inside the ingest request (snappea's TASK_ALWAYS_EAGER), so an event can be read as soon
 as the SDK's HTTP request has been answered.
@@ -8,8 +8,6 @@ as the SDK's HTTP request has been answered.
 Projects are created through bugsink's REST API, with a token made by its `create_auth_token` command.
 Stored data is read from bugsink's SQLite database, opened read-only: events, issues, and the raw envelopes
 bugsink keeps when its KEEP_ENVELOPES setting is on. A project is named by its DSN everywhere in this module.
-
-`BlackHole` and `closed_port` stand in for a Sentry that hangs and a Sentry that is down.
 """
 
 # Runs only our own pinned tools, and every URL is http://127.0.0.1:
@@ -20,73 +18,31 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import selectors
 import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Sized
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..support.harness import HarnessError, build_venv, cache_dir, cache_lock
-
-BUGSINK_VERSION = "2.6.2"
-
-# Bump when the settings or the steps that build the migrated template database change.
-TEMPLATE_REVISION = "1"
+from .bugsink_install import (
+    BUGSINK_VERSION,
+    BugsinkError,
+    bugsink_env,
+    ensure_template,
+    ensure_venv,
+    write_settings,
+)
+from .envelopes import project_id
 
 _Found = TypeVar("_Found", bound=Sized)
-
-_IMPORT_CHECK = "import bugsink, django, gunicorn; from bugsink.version import version; print(version)"
-
-_SETTINGS = """\
-# Written by tests/e2e/bugsink.py for one test run. Not for production.
-from bugsink.settings.default import *  # noqa: F403
-from bugsink.settings.default import DATABASES
-
-SECRET_KEY = "e2e-only-not-a-secret-5b1f0c2d9a8e4f7b6c3d2e1f0a9b8c7d6e5f4a3b2c1d"
-DEBUG = False
-TIME_ZONE = "UTC"
-
-DATABASES["default"]["NAME"] = {db!r}
-DATABASES["snappea"]["NAME"] = {snappea_db!r}
-
-# Digest every event inside its ingest request: no snappea worker process, no queue to wait for.
-SNAPPEA = {{
-    "TASK_ALWAYS_EAGER": True,
-    "NUM_WORKERS": 1,
-    "WAKEUP_CALLS_DIR": {wakeup_dir!r},
-}}
-
-EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
-
-BUGSINK = {{
-    "BASE_URL": {base_url!r},
-    "SINGLE_USER": True,
-    "SINGLE_TEAM": True,
-    "USER_REGISTRATION": "CB_NOBODY",
-    "PHONEHOME": False,
-    # Keep every envelope as received (after decompression), so tests can see what left the process.
-    "KEEP_ENVELOPES": 1_000_000,
-    "INGEST_STORE_BASE_DIR": {ingest_dir!r},
-    # Quotas high enough that a test never meets a 429.
-    "MAX_EVENTS_PER_PROJECT_PER_5_MINUTES": 1_000_000,
-    "MAX_EVENTS_PER_PROJECT_PER_HOUR": 10_000_000,
-    "MAX_EVENTS_PER_PROJECT_PER_MONTH": 100_000_000,
-    "MAX_EVENTS_PER_5_MINUTES": 1_000_000,
-    "MAX_EVENTS_PER_HOUR": 10_000_000,
-    "MAX_EVENTS_PER_MONTH": 100_000_000,
-}}
-"""
 
 # Sets Linux's parent-death signal, then becomes gunicorn: if the test process dies without its teardown,
 # gunicorn gets SIGTERM instead of living on. (A preexec_fn could do this too, but can deadlock with threads.)
@@ -97,161 +53,6 @@ ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 if os.getppid() == int(os.environ.pop("E2E_PARENT_PID")):
     os.execv(sys.argv[1], sys.argv[1:])
 """
-
-
-class BugsinkError(RuntimeError):
-    """bugsink could not be installed, started or queried."""
-
-
-def venv_dir(version: str = BUGSINK_VERSION) -> Path:
-    """The virtualenv that holds bugsink `version`."""
-    return cache_dir() / f"bugsink-venv-{version}"
-
-
-def _installed_version(venv: Path) -> str | None:
-    python = venv / "bin" / "python"
-    if not python.exists():
-        return None
-    result = subprocess.run([str(python), "-c", _IMPORT_CHECK], capture_output=True, text=True, timeout=60, check=False)
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
-def _run(command: list[str], *, what: str, **kwargs: Any) -> str:
-    result = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
-    if result.returncode != 0:
-        raise BugsinkError(f"{what} failed: {' '.join(command)}\n{result.stdout[-2000:]}{result.stderr[-4000:]}")
-    return str(result.stdout)
-
-
-def ensure_venv(version: str = BUGSINK_VERSION) -> Path:
-    """Return a virtualenv in which bugsink `version` imports, installing it first if needed.
-
-    bugsink installs generic top-level packages (`events`, `issues`, `projects`, ...), so it never goes into
-    the environment that runs the tests or the service.
-    """
-    venv = venv_dir(version)
-    if _installed_version(venv) == version:
-        return venv
-    with cache_lock(venv.name):
-        if _installed_version(venv) == version:  # another process installed it while we waited
-            return venv
-        try:
-            build_venv(venv, [f"bugsink=={version}"], what="installing bugsink")
-        except HarnessError as error:
-            raise BugsinkError(str(error)) from error
-        installed = _installed_version(venv)
-        if installed != version:
-            raise BugsinkError(f"bugsink {version} was installed into {venv} but imports as {installed!r}")
-    return venv
-
-
-def _write_settings(directory: Path, base_url: str) -> None:
-    """Write bugsink_conf.py for an instance whose databases and files all live in `directory`."""
-    (directory / "wakeup").mkdir(exist_ok=True)
-    (directory / "ingestion").mkdir(exist_ok=True)
-    settings = _SETTINGS.format(
-        db=str(directory / "db.sqlite3"),
-        snappea_db=str(directory / "snappea.sqlite3"),
-        wakeup_dir=str(directory / "wakeup"),
-        ingest_dir=str(directory / "ingestion"),
-        base_url=base_url,
-    )
-    (directory / "bugsink_conf.py").write_text(settings)
-
-
-def _bugsink_env(directory: Path) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SENTRY_", "DJANGO_", "BUGSINK_")) and key not in ("PYTHONPATH", "VIRTUAL_ENV")
-    }
-    env["DJANGO_SETTINGS_MODULE"] = "bugsink_conf"
-    env["PYTHONPATH"] = str(directory)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def _manage(venv: Path, directory: Path, *args: str) -> str:
-    return _run(
-        [str(venv / "bin" / "bugsink-manage"), *args],
-        what="bugsink-manage",
-        cwd=directory,
-        env=_bugsink_env(directory),
-        timeout=300,
-    )
-
-
-def ensure_template(venv: Path) -> Path:
-    """Return a folder holding migrated, empty bugsink databases and an API token that works on them.
-
-    Migrating takes about 5 seconds and copying the result milliseconds, so every run starts from a copy.
-    """
-    template = venv / f"e2e-template-{TEMPLATE_REVISION}"
-    if (template / "token").exists():
-        return template
-    with cache_lock(venv.name):
-        if (template / "token").exists():
-            return template
-        building = venv / f"e2e-template-building-{os.getpid()}"
-        shutil.rmtree(building, ignore_errors=True)
-        building.mkdir(parents=True)
-        _write_settings(building, "http://127.0.0.1:8000")
-        _manage(venv, building, "migrate", "--noinput")
-        _manage(venv, building, "migrate", "--noinput", "--database=snappea")
-        token = _manage(venv, building, "create_auth_token").split()[-1]
-        with contextlib.closing(sqlite3.connect(building / "db.sqlite3")) as db:
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        (building / "token").write_text(token)
-        shutil.rmtree(template, ignore_errors=True)
-        building.rename(template)
-    return template
-
-
-@dataclass(frozen=True)
-class EnvelopeItem:
-    """One item of a Sentry envelope: its header (with `type`) and its payload bytes."""
-
-    headers: dict[str, Any]
-    payload: bytes
-
-    @property
-    def type(self) -> str:
-        return str(self.headers.get("type", ""))
-
-    def json(self) -> Any:
-        """The payload parsed as JSON (events, transactions, sessions, client reports)."""
-        return json.loads(self.payload)
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """A parsed Sentry envelope: https://develop.sentry.dev/sdk/data-model/envelopes/"""
-
-    headers: dict[str, Any]
-    items: list[EnvelopeItem] = field(default_factory=list)
-
-
-def parse_envelope(raw: bytes) -> Envelope:
-    """Split an envelope as an SDK sends it into its header and items."""
-    header_line, _, rest = raw.partition(b"\n")
-    items: list[EnvelopeItem] = []
-    while rest.strip():
-        item_line, _, rest = rest.partition(b"\n")
-        if not item_line.strip():
-            continue
-        item_headers = json.loads(item_line)
-        length = item_headers.get("length")
-        if length is None:
-            payload, _, rest = rest.partition(b"\n")
-        else:
-            payload, rest = rest[:length], rest[length:].removeprefix(b"\n")
-        items.append(EnvelopeItem(item_headers, payload))
-    return Envelope(json.loads(header_line), items)
-
-
-def project_id(dsn: str) -> int:
-    """The numeric project id that ends a DSN (`http://key@host:port/<id>`)."""
-    return int(urllib.parse.urlsplit(dsn).path.rstrip("/").rsplit("/", 1)[-1])
 
 
 def _listening_socket() -> socket.socket:
@@ -302,7 +103,7 @@ class Bugsink:
             shutil.copyfile(template / name, data_dir / name)
         listener = _listening_socket()
         base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        _write_settings(data_dir, base_url)
+        write_settings(data_dir, base_url)
         command = [
             str(venv / "bin" / "python"),
             "-c",
@@ -323,7 +124,7 @@ class Bugsink:
             process = subprocess.Popen(
                 command,
                 cwd=data_dir,
-                env={**_bugsink_env(data_dir), "E2E_PARENT_PID": str(os.getpid())},
+                env={**bugsink_env(data_dir), "E2E_PARENT_PID": str(os.getpid())},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -518,111 +319,3 @@ class Bugsink:
                     f" end of the bugsink log:\n{self.log_tail(20)}"
                 )
             time.sleep(0.05)
-
-
-_reserved_ports: list[socket.socket] = []
-
-
-def closed_port() -> int:
-    """A 127.0.0.1 port on which every connection is refused, for as long as this test process lives.
-
-    This process keeps the port bound without listening, so nothing else can start listening on it.
-    """
-    reserved = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    reserved.bind(("127.0.0.1", 0))
-    _reserved_ports.append(reserved)
-    return int(reserved.getsockname()[1])
-
-
-def dsn_for_port(port: int, project: int = 1) -> str:
-    """A well-formed DSN that sends to 127.0.0.1:`port`, for servers that are not bugsink."""
-    return f"http://e2e0public0key0000000000000000@127.0.0.1:{port}/{project}"
-
-
-class BlackHole:
-    """A TCP server on 127.0.0.1 that accepts connections, reads what is sent, and never answers.
-
-    Use it as a context manager. Its connections are closed on exit, or after `lifetime` seconds at the
-    latest, so a forgotten black hole cannot outlive the test run.
-    """
-
-    def __init__(self, lifetime: float = 120.0) -> None:
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(64)
-        self._listener.setblocking(False)
-        self._lifetime = lifetime
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._connections = 0
-        self._bytes_received = 0
-        self._thread = threading.Thread(target=self._serve, name="black-hole", daemon=True)
-        self.port = int(self._listener.getsockname()[1])
-
-    @property
-    def dsn(self) -> str:
-        """A DSN whose SDK transport will connect here and wait for an answer that never comes."""
-        return dsn_for_port(self.port)
-
-    @property
-    def connections(self) -> int:
-        """How many connections were accepted so far."""
-        with self._lock:
-            return self._connections
-
-    @property
-    def bytes_received(self) -> int:
-        """How many bytes were sent to it so far, over all connections."""
-        with self._lock:
-            return self._bytes_received
-
-    def _serve(self) -> None:
-        deadline = time.monotonic() + self._lifetime
-        selector = selectors.DefaultSelector()
-        selector.register(self._listener, selectors.EVENT_READ)
-        accepted: list[socket.socket] = []
-        try:
-            while not self._stop.is_set() and time.monotonic() < deadline:
-                for key, _ in selector.select(timeout=0.1):
-                    if key.fileobj is self._listener:
-                        self._accept(selector, accepted)
-                    else:
-                        self._drain(selector, key.fileobj)  # type: ignore[arg-type]
-        finally:
-            selector.close()
-            for connection in accepted:
-                connection.close()
-            self._listener.close()
-
-    def _accept(self, selector: selectors.BaseSelector, accepted: list[socket.socket]) -> None:
-        try:
-            connection, _ = self._listener.accept()
-        except BlockingIOError:
-            return
-        connection.setblocking(False)
-        accepted.append(connection)
-        selector.register(connection, selectors.EVENT_READ)
-        with self._lock:
-            self._connections += 1
-
-    def _drain(self, selector: selectors.BaseSelector, connection: socket.socket) -> None:
-        try:
-            data = connection.recv(65536)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if data:
-            with self._lock:
-                self._bytes_received += len(data)
-        else:  # the client gave up
-            selector.unregister(connection)
-            connection.close()
-
-    def __enter__(self) -> BlackHole:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)

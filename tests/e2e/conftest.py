@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..support.postgres import postgres_server
-from .bugsink import BlackHole, Bugsink, closed_port
+from .bugsink import Bugsink
+from .sentry_down import BlackHole, closed_port
 from .service import BakedService, FailingUpstream, sqlite_url
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .bugsink import Envelope, dsn_for_port, parse_envelope
+from .envelopes import Envelope, dsn_for_port, parse_envelope
 
 
 class EventRecorder:

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from .bugsink import BlackHole, Bugsink, parse_envelope
+from .bugsink import Bugsink
+from .envelopes import parse_envelope
+from .sentry_down import BlackHole
 
 SDK_PRELUDE = """
 import json, sys

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from .bugsink import BlackHole, Bugsink, closed_port, dsn_for_port
+from .bugsink import Bugsink
+from .envelopes import dsn_for_port
+from .sentry_down import BlackHole, closed_port
 from .service import BakedService, Response, RunningService, ServiceClient
 
 REQUESTS = 200

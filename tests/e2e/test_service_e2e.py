@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from .bugsink import Bugsink, parse_envelope
+from .bugsink import Bugsink
+from .envelopes import parse_envelope
 from .service import E2E_APP, BakedService, FailingUpstream, Response, RunningService, ServiceClient
 
 # What `cookiecutter --no-input` answers: project_slug "my-service", version "0.1.0".
