@@ -70,6 +70,7 @@ bench: install
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } || \
 		echo "make bench: wrk not found and not installable here; using the Python load generator" >&2
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.workers
 
 lint: install
 	$(BIN)/ruff check hooks tests bench

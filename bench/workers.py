@@ -4,10 +4,11 @@
     python -m bench.workers --quick             # a smoke run: proves it produces numbers
 
 The service runs as `bench/run.py` runs it (production's tuning on SQLite, Sentry on, events to the local sink),
-as `uvicorn app.main:app --workers N`, unpinned: two workers need both cores. The load generator (wrk, or the
-Python one without it) is unpinned too, so on a 2-core machine it competes with the workers: the 2-worker figure
-is what such a machine can give, not what two dedicated cores would. Memory is read from `/proc/<pid>/smaps_rollup`
-after the load: RSS, PSS (shared pages split among their users) and USS (pages only that process holds).
+as `uvicorn service_app:app --workers N` (the service with the benchmark's API routes first), unpinned: two
+workers need both cores. The load generator (wrk, or the Python one without it) is unpinned too, so on a 2-core
+machine it competes with the workers: the 2-worker figure is what such a machine can give, not what two
+dedicated cores would. Memory is read from `/proc/<pid>/smaps_rollup` after the load: RSS, PSS (shared pages
+split among their users) and USS (pages only that process holds).
 """
 
 from __future__ import annotations
