@@ -18,10 +18,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ import pytest
 from tests.e2e.recorder import EventRecorder
 from tests.e2e.service import BakedService, RunningService, ServiceClient, sqlite_url
 from tests.support.baking import Baked
+from tests.support.loopback import JsonHandler, LoopbackServer
 from tests.support.postgres import postgres_server
 
 pytestmark = pytest.mark.slow
@@ -57,45 +56,26 @@ SERVICE_SETTINGS = {
 }
 
 
-class StandInUpstream(ThreadingHTTPServer):
+class _UpstreamHandler(JsonHandler):
+    def do_GET(self) -> None:
+        resource_id = self.path.removeprefix("/resources/")
+        status, payload = (404, {"error": "not found"}) if len(resource_id) % 2 else (200, {"id": resource_id})
+        self.answer(status, json.dumps(payload).encode())
+
+
+class StandInUpstream(LoopbackServer):
     """The upstream API of /api/v1/external on 127.0.0.1: a JSON object per resource, 404 for ids of odd length.
 
     Healthy on purpose: an unreachable upstream is a documented 503, which `not_a_server_error` reports all the same.
     """
 
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _UpstreamHandler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _UpstreamHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        resource_id = self.path.removeprefix("/resources/")
-        status, payload = (404, {"error": "not found"}) if len(resource_id) % 2 else (200, {"id": resource_id})
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the test output is no place for an access log."""
+    Handler = _UpstreamHandler
 
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[StandInUpstream]:
     with StandInUpstream() as server:
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
         yield server
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="module")

@@ -11,23 +11,39 @@ import gzip
 import threading
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ..support.loopback import JsonHandler, LoopbackServer
 from .envelopes import Envelope, dsn_for_port, parse_envelope
 
 
-class EventRecorder:
+class _RecordingHandler(JsonHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if not self.path.rstrip("/").endswith("/envelope"):
+            self.answer(404, b"{}")
+            return
+        encoding = self.headers.get("Content-Encoding", "")
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+        elif encoding == "deflate":
+            body = zlib.decompress(body)
+        elif encoding:
+            raise AssertionError(f"the recorder cannot read {encoding!r} envelopes")
+        self.server.record(parse_envelope(body))  # type: ignore[attr-defined]
+        self.answer(200, b'{"id":"0"}')
+
+
+class EventRecorder(LoopbackServer):
     """Use as a context manager; `dsn` points an SDK here, `events()` is what arrived so far."""
 
+    Handler = _RecordingHandler
+
     def __init__(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _RecordingHandler)
-        self._server.daemon_threads = True
-        self._server.recorder = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="event-recorder", daemon=True)
+        super().__init__()
         self._arrived = threading.Condition()
         self._envelopes: list[Envelope] = []
-        self.dsn = dsn_for_port(int(self._server.server_address[1]))
+        self.dsn = dsn_for_port(self.port)
 
     def record(self, envelope: Envelope) -> None:
         with self._arrived:
@@ -50,41 +66,3 @@ class EventRecorder:
                     raise AssertionError(f"event {event_id} did not arrive within {timeout} s")
                 self._arrived.wait(remaining)
         return self.events()
-
-    def __enter__(self) -> EventRecorder:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
-class _RecordingHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # the SDK keeps its connection alive
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if not self.path.rstrip("/").endswith("/envelope"):
-            self._answer(404, b"{}")
-            return
-        encoding = self.headers.get("Content-Encoding", "")
-        if encoding == "gzip":
-            body = gzip.decompress(body)
-        elif encoding == "deflate":
-            body = zlib.decompress(body)
-        elif encoding:
-            raise AssertionError(f"the recorder cannot read {encoding!r} envelopes")
-        self.server.recorder.record(parse_envelope(body))  # type: ignore[attr-defined]
-        self._answer(200, b'{"id":"0"}')
-
-    def _answer(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the test output is no place for an access log."""

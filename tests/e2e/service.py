@@ -21,7 +21,6 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
 import tomllib
 import urllib.parse
@@ -29,11 +28,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from ..support.harness import HarnessError, build_venv, cache_dir, cache_lock, free_port
+from ..support.loopback import JsonHandler, LoopbackServer
 
 SERVICE_TEMPLATE = Path(__file__).resolve().parents[2] / "{{cookiecutter.project_slug}}"
 SERVICE_APP = "app.main:app"
@@ -433,39 +432,17 @@ class ServiceClient:
         self.close()
 
 
-class _Answer500(BaseHTTPRequestHandler):
+class _Answer500(JsonHandler):
     def do_GET(self) -> None:
         self.server.calls += 1  # type: ignore[attr-defined]
-        body = b'{"error": "upstream is broken"}'
-        self.send_response(500)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the test output is no place for an access log."""
+        self.answer(500, b'{"error": "upstream is broken"}')
 
 
-class FailingUpstream:
+class FailingUpstream(LoopbackServer):
     """An HTTP server on 127.0.0.1 that answers every GET with a 500, standing in for a broken upstream API."""
 
+    Handler = _Answer500
+
     def __init__(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer500)
-        self._server.calls = 0  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="failing-upstream", daemon=True)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    @property
-    def calls(self) -> int:
-        """How many requests it answered so far."""
-        return int(self._server.calls)  # type: ignore[attr-defined]
-
-    def __enter__(self) -> FailingUpstream:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__()
+        self.calls = 0  # how many requests it answered so far
