@@ -66,4 +66,3 @@ async def test_created_at_is_timezone_aware(sessionmaker: async_sessionmaker[Asy
         stored = await session.get(Post, post.id)
     assert stored is not None
     assert stored.created_at == post.created_at
-
