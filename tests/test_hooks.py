@@ -277,7 +277,7 @@ def test_hook_choices_match_cookiecutter_json(
 def test_include_examples_choices_match_cookiecutter_json(pre_hook: ModuleType) -> None:
     offered = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))["include_examples"]
 
-    assert pre_hook.YES_NO == tuple(offered)
+    assert tuple(offered) == pre_hook.YES_NO
 
 
 @pytest.mark.parametrize("value", ["yes ", "Yes", "y", "true", ""])
