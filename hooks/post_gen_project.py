@@ -1,4 +1,4 @@
-"""Write this checkout's environment files, then print the next steps.
+"""Shape the baked project (drop the worked examples when asked), write its environment files, print the next steps.
 
 Each file is created private (mode 0600) and only if it is missing, so running the hook again over a project
 keeps the user's edits. Standard library only, no network. The pre_gen_project hook has checked the answers.
@@ -27,6 +27,22 @@ PRIVATE_MODE: Final = 0o600
 
 # Caches of tools run inside the template folder: cookiecutter would copy them into every project.
 TOOL_CACHES: Final = (".mypy_cache", ".pytest_cache", ".ruff_cache", "__pycache__")
+
+# The worked examples: the posts resource (model, migration, schemas, service, routes, tests) and the external
+# call (client, route, tests). Everything else is generic and stays.
+EXAMPLE_FILES: Final = (
+    "app/models/post.py",
+    "app/schemas/post.py",
+    "app/services/post_service.py",
+    "app/api/routes/posts.py",
+    "migrations/versions/0001_create_posts.py",
+    "tests/test_posts.py",
+    "tests/test_post_schema.py",
+    "tests/test_post_service.py",
+    "app/clients/external_api.py",
+    "app/api/routes/external.py",
+    "tests/test_external.py",
+)
 
 # Values python-dotenv reads back unchanged without quotes; anything else is single-quoted.
 BARE_VALUE: Final = re.compile(r"[A-Za-z0-9_.,:/@+%?=&~-]*")
@@ -76,6 +92,12 @@ def remove_tool_caches(project: Path) -> None:
                 shutil.rmtree(path)
             if name in TOOL_CACHES or name == ".git" or (path / "pyvenv.cfg").exists():
                 subfolders.remove(name)
+
+
+def remove_example_files(project: Path) -> None:
+    """Start lean: delete the worked examples' files (the wiring files left them out when rendered)."""
+    for name in EXAMPLE_FILES:
+        (project / name).unlink(missing_ok=True)
 
 
 def text_answer(field: str) -> str:
@@ -216,6 +238,8 @@ def main() -> int:
     remove_rendered_copy()
     project = Path.cwd()
     remove_tool_caches(project)
+    if text_answer("include_examples") == "no":
+        remove_example_files(project)
     environment = text_answer("environment")
     database_name = text_answer("project_slug").replace("-", "_")
     written, kept = write_env_files(project, env_files(environment, database_name))

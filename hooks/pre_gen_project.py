@@ -24,6 +24,7 @@ ANSWERS: Final[dict[str, object]] = json.loads(r'''{{ cookiecutter | tojson }}''
 # The choices of cookiecutter.json (a test keeps them in step): a replay file bypasses cookiecutter's own check.
 ENVIRONMENTS: Final = ("development", "staging", "production")
 PYTHON_VERSIONS: Final = ("3.11", "3.12", "3.13")
+YES_NO: Final = ("yes", "no")
 DSN_FIELDS: Final = tuple(f"sentry_dsn_{environment}" for environment in ENVIRONMENTS)
 
 SLUG_MAX_LENGTH: Final = 50
@@ -282,6 +283,7 @@ def check_answers(answers: dict[str, object]) -> list[str]:
         ("version", check_version),
         ("python_version", partial(check_choice, "python_version", choices=PYTHON_VERSIONS)),
         ("environment", partial(check_choice, "environment", choices=ENVIRONMENTS)),
+        ("include_examples", partial(check_choice, "include_examples", choices=YES_NO)),
     )
     problems = []
     for field, check in checks:

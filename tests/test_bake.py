@@ -97,6 +97,7 @@ BAD_ANSWERS = {
     "version-word": BadAnswer("version", {"version": "first"}),
     "python-not-offered": BadAnswer("python_version", {"python_version": "3.10"}, typed=True),
     "environment-unknown": BadAnswer("environment", {"environment": "prod"}, typed=True),
+    "include-examples-unknown": BadAnswer("include_examples", {"include_examples": "maybe"}, typed=True),
     "dsn-no-key": BadAnswer("sentry_dsn_development", {"sentry_dsn_development": "https://o1.ingest.sentry.io/42"}),
     "dsn-bad-scheme": BadAnswer("sentry_dsn_staging", {"sentry_dsn_staging": "htp://x"}),
     "dsn-no-project-id": BadAnswer(
@@ -575,6 +576,7 @@ EVERY_ANSWER = {
     "version": "2.3.0rc1",
     "python_version": "3.12",
     "environment": "production",
+    "include_examples": "no",
     "sentry_dsn_development": "https://dev123@o1.ingest.sentry.io/1",
     "sentry_dsn_staging": "https://stg456@o1.ingest.sentry.io/2",
     "sentry_dsn_production": "https://prd789@o1.ingest.sentry.io/3",
@@ -599,3 +601,4 @@ def test_every_variable_can_be_answered_on_the_command_line(bake: Bake, tmp_path
     for environment in ENVIRONMENTS:
         dsn = dotenv_values(project / f".env.{environment}")["SENTRY_DSN"]
         assert dsn == EVERY_ANSWER[f"sentry_dsn_{environment}"]
+    assert not (project / "app" / "api" / "routes" / "posts.py").exists()

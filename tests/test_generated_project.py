@@ -93,6 +93,35 @@ def test_default_bake_passes_make_lint_typecheck_test_with_no_edits(default_proj
     assert summary.get("failed", 0) == 0
 
 
+def test_lean_bake_passes_make_lint_typecheck_test_with_no_edits(
+    bake: Callable[..., Baked], tmp_path: Path, venv_python: Path
+) -> None:
+    """include_examples=no: no posts or external-call example, an empty migration history, the same gates green."""
+    project = bake(tmp_path, include_examples="no").project
+    examples = [
+        "app/models/post.py",
+        "app/schemas/post.py",
+        "app/services/post_service.py",
+        "app/api/routes/posts.py",
+        "app/clients/external_api.py",
+        "app/api/routes/external.py",
+        "tests/test_posts.py",
+        "tests/test_external.py",
+    ]
+    assert [name for name in examples if (project / name).exists()] == []
+    assert list((project / "migrations/versions").glob("*.py")) == []
+    assert "EXTERNAL_API" not in (project / "app/core/config.py").read_text(encoding="utf-8")
+    assert '"/sentry-debug"' in (project / "app/api/routes/debug.py").read_text(encoding="utf-8")
+
+    make = ["make", "lint", "typecheck", "test", "check-migrations", f"PYTHON={venv_python}"]
+    output = assert_ok(run(make, cwd=project))
+    summary = pytest_summary(output)
+    assert summary.get("passed", 0) > 50
+    assert summary.get("failed", 0) == 0
+    assert "No new upgrade operations detected." in output
+    assert (project / "tests/test_debug_routes.py").is_file()
+
+
 def test_default_bake_suite_passes_on_postgresql_in_parallel_workers(
     default_project: Path, venv_python: Path, postgres: PostgresServer
 ) -> None:

@@ -228,6 +228,7 @@ def test_all_bad_answers_are_reported_at_once(pre_hook: ModuleType) -> None:
         "project_name": " ",
         "version": "first",
         "environment": "prod",
+        "include_examples": "maybe",
         "sentry_dsn_production": "https://k@o1.ingest.sentry.io/p",
     }
 
@@ -237,6 +238,7 @@ def test_all_bad_answers_are_reported_at_once(pre_hook: ModuleType) -> None:
         "project_name",
         "version",
         "environment",
+        "include_examples",
         "sentry_dsn_production",
     ]
 
@@ -270,6 +272,25 @@ def test_hook_choices_match_cookiecutter_json(
     offered = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))[name.lower()[:-1]]
 
     assert getattr(pre_hook if hook == "pre" else post_hook, name) == tuple(offered)
+
+
+def test_include_examples_choices_match_cookiecutter_json(pre_hook: ModuleType) -> None:
+    offered = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))["include_examples"]
+
+    assert tuple(offered) == pre_hook.YES_NO
+
+
+@pytest.mark.parametrize("value", ["yes ", "Yes", "y", "true", ""])
+def test_include_examples_outside_the_choices_is_rejected(pre_hook: ModuleType, value: str) -> None:
+    answers = {**pre_hook.ANSWERS, "include_examples": value}
+
+    assert [problem.split(":", 1)[0] for problem in pre_hook.check_answers(answers)] == ["include_examples"]
+
+
+def test_example_files_exist_in_the_template(post_hook: ModuleType) -> None:
+    project = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
+
+    assert [name for name in post_hook.EXAMPLE_FILES if not (project / name).is_file()] == []
 
 
 @pytest.mark.parametrize("value", ["a\nb", "a\rb", "\x1b[2J", "a\u2028b", "a\x85b", "evil\nproject_slug: ok"])

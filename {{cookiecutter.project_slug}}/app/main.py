@@ -14,7 +14,9 @@ from fastapi import FastAPI
 
 from app.api.router import api_router
 from app.api.routes import debug, health
+{%- if cookiecutter.include_examples == "yes" %}
 from app.clients.external_api import ExternalAPIClient
+{%- endif %}
 from app.core.config import VERSION, Settings, get_settings
 from app.core.logging import configure_logging
 from app.core.redaction import configure as configure_redaction
@@ -43,7 +45,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         trace_queries(engine)
     app.state.engine = engine
     app.state.sessionmaker = build_sessionmaker(engine)
+{%- if cookiecutter.include_examples == "yes" %}
     app.state.external_api = ExternalAPIClient.open(settings)
+{%- endif %}
     # Every router is included by now, and routes added after create_app() too: the 405's Allow header.
     setattr(app.state, ALLOWED_METHODS, allowed_methods_by_path(app.routes))
     log.info(
@@ -63,7 +67,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
     finally:
         gc.unfreeze()  # first, so that no failure below leaves start-up's objects frozen
+{%- if cookiecutter.include_examples == "yes" %}
         await app.state.external_api.aclose()
+{%- endif %}
         await engine.dispose()
         log.info("service stopped")
         sentry_sdk.flush(timeout=2.0)

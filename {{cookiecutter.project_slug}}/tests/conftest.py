@@ -16,6 +16,7 @@ from sentry_sdk.transport import Transport
 
 from app.core.config import Settings
 from app.main import create_app
+from tests import support_notes
 from tests.support_db import database_url, silent_server
 
 __all__ = ["database_url", "silent_server"]
@@ -60,6 +61,13 @@ def reset_sentry() -> None:
     sentry_sdk.get_global_scope().set_client(None)
 
 
+def create_test_app(settings: Settings, *, sentry_transport: Transport | None = None) -> FastAPI:
+    """The service as ``create_app`` builds it, with the tests' own notes resource mounted."""
+    app = create_app(settings, sentry_transport=sentry_transport)
+    support_notes.mount(app)
+    return app
+
+
 @pytest.fixture
 def make_settings(database_url: str) -> MakeSettings:
     """Settings for a test: no env files, the test database, Sentry off unless a test turns it on."""
@@ -93,7 +101,7 @@ def settings(make_settings: MakeSettings) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, sentry_transport: CapturingTransport) -> FastAPI:
-    return create_app(settings, sentry_transport=sentry_transport)
+    return create_test_app(settings, sentry_transport=sentry_transport)
 
 
 async def open_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import app.models  # noqa: F401  (registers every table on Base.metadata)
 from app.db.base import Base
+from tests import support_notes
 
 TEST_DATABASE_URL_ENV = "TEST_DATABASE_URL"
 
@@ -58,6 +59,7 @@ async def create_schema(url: str) -> None:
     try:
         async with engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all)
+            await connection.run_sync(support_notes.metadata.create_all)
     finally:
         await engine.dispose()
 
@@ -79,7 +81,7 @@ async def fresh_database(directory: Path, name: str = "test") -> AsyncIterator[s
 
 @pytest.fixture
 async def database_url(tmp_path: Path) -> AsyncIterator[str]:
-    """A new database with every table of the models, deleted after the test."""
+    """A new database with every table of the models and the tests' notes, deleted after the test."""
     async with fresh_database(tmp_path) as url:
         await create_schema(url)
         yield url

@@ -8,8 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.main import create_app
-from tests.conftest import MakeSettings, open_client
+from tests.conftest import MakeSettings, create_test_app, open_client
 
 # Methods no route of the service answers: each must be a 405 on every path.
 UNSERVED_METHODS = ("OPTIONS", "PUT", "TRACE")
@@ -44,31 +43,31 @@ async def test_every_path_lists_all_its_methods_in_allow(
     assert answers == {path: (405, allow, "METHOD_NOT_ALLOWED") for path, allow in expected.items()}
 
 
-def test_the_example_resource_has_several_methods_per_path(app: FastAPI) -> None:
+def test_the_tests_resource_has_several_methods_per_path(app: FastAPI) -> None:
     """Starlette's own header names one of them: the test above is only meaningful with several."""
     allow = documented_allow_headers(app)
-    assert allow["/api/v1/posts"] == "GET, POST"
-    assert allow["/api/v1/posts/{post_id}"] == "DELETE, GET, PATCH"
+    assert allow["/api/v1/notes"] == "GET, POST"
+    assert allow["/api/v1/notes/{note_id}"] == "DELETE, GET, PATCH"
 
 
 async def test_routes_added_after_create_app_are_in_allow(make_settings: MakeSettings) -> None:
-    app = create_app(make_settings())
+    app = create_test_app(make_settings())
 
-    @app.put("/api/v1/posts")
-    async def replace_posts() -> None:
+    @app.put("/api/v1/notes")
+    async def replace_notes() -> None:
         """A route a service author adds later: it must show up in the header too."""
 
     async for client in open_client(app):
-        response = await client.request("OPTIONS", "/api/v1/posts")
+        response = await client.request("OPTIONS", "/api/v1/notes")
         assert response.headers["allow"] == "GET, POST, PUT"
 
 
 async def test_allow_is_read_below_the_root_path(make_settings: MakeSettings) -> None:
     """Behind a proxy that serves the service under a prefix (uvicorn --root-path), the routes are the same."""
-    app = create_app(make_settings())
+    app = create_test_app(make_settings())
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, root_path="/service")
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            response = await client.request("OPTIONS", "/service/api/v1/posts/1")
+            response = await client.request("OPTIONS", "/service/api/v1/notes/1")
     assert response.status_code == 405
     assert response.headers["allow"] == "DELETE, GET, PATCH"

@@ -8,19 +8,17 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Connection, event, func, select
+from sqlalchemy import Connection, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.db.engine import build_engine
 from app.db.session import build_sessionmaker
-from app.exceptions import ConflictError, ServiceUnavailableError
-from app.models import Post
-from app.schemas.post import PostCreate, PostUpdate
-from app.services.post_service import PostService
+from app.exceptions import ServiceUnavailableError
+from tests import support_notes
+from tests.support_notes import NOTES
 
-POSTS = "/api/v1/posts"
 MakeSettings = Callable[..., Settings]
 
 
@@ -31,26 +29,19 @@ async def sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker[A
     await engine.dispose()
 
 
-async def count_posts(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+async def count_notes(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     async with sessionmaker() as session:
-        return await session.scalar(select(func.count()).select_from(Post)) or 0
+        return await support_notes.count(session)
 
 
-async def titles(sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
-    async with sessionmaker() as session:
-        return list((await session.scalars(select(Post.title).order_by(Post.id))).all())
+def fail_after_write(exc: Exception, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every write of the notes route reach the database, then raise."""
 
-
-def fail_after(method: str, exc: Exception, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make a PostService method do its work (the write reaches the database), then raise."""
-    original = getattr(PostService, method)
-
-    async def write_then_fail(self: PostService, *args: Any, **kwargs: Any) -> Any:
-        await original(self, *args, **kwargs)
-        await self.session.flush()
+    async def fail(session: AsyncSession) -> None:
+        await session.flush()
         raise exc
 
-    monkeypatch.setattr(PostService, method, write_then_fail)
+    monkeypatch.setattr(support_notes, "after_write", fail)
 
 
 @pytest.mark.parametrize(
@@ -64,23 +55,23 @@ async def test_request_that_fails_after_a_write_commits_nothing(
     exc: Exception,
     status: int,
 ) -> None:
-    fail_after("create", exc, monkeypatch)
+    fail_after_write(exc, monkeypatch)
 
-    response = await client.post(POSTS, json={"title": "Never", "body": "stored"})
+    response = await client.post(NOTES, json={"title": "Never", "body": "stored"})
 
     assert response.status_code == status
-    assert await count_posts(sessionmaker) == 0
+    assert await count_notes(sessionmaker) == 0
 
 
-async def test_failed_update_leaves_the_post_unchanged(
+async def test_failed_update_leaves_the_row_unchanged(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    created = (await client.post(POSTS, json={"title": "Original", "body": ""})).json()
-    fail_after("update", RuntimeError("bug after the write"), monkeypatch)
+    created = (await client.post(NOTES, json={"title": "Original", "body": ""})).json()
+    fail_after_write(RuntimeError("bug after the write"), monkeypatch)
 
-    await client.patch(f"{POSTS}/{created['id']}", json={"title": "Changed"})
+    await client.patch(f"{NOTES}/{created['id']}", json={"title": "Changed"})
 
-    assert (await client.get(f"{POSTS}/{created['id']}")).json()["title"] == "Original"
+    assert (await client.get(f"{NOTES}/{created['id']}")).json()["title"] == "Original"
 
 
 def lose_connection_on_commit(connection: Connection) -> None:
@@ -93,50 +84,11 @@ async def test_commit_failure_is_an_error_response_not_a_success(
     # The route succeeds; only the final COMMIT fails, as when the connection drops at the last moment.
     event.listen(app.state.engine.sync_engine, "commit", lose_connection_on_commit)
 
-    response = await client.post(POSTS, json={"title": "Lost", "body": ""})
+    response = await client.post(NOTES, json={"title": "Lost", "body": ""})
 
     assert response.status_code == 503
     assert response.json()["error"] == "SERVICE_UNAVAILABLE"
-    assert await count_posts(sessionmaker) == 0
-
-
-async def test_session_stays_usable_after_a_conflicting_create(
-    sessionmaker: async_sessionmaker[AsyncSession],
-) -> None:
-    async with sessionmaker() as session, session.begin():
-        service = PostService(session)
-        await service.create(PostCreate(title="Taken", body=""))
-        with pytest.raises(ConflictError) as conflict:
-            await service.create(PostCreate(title="Taken", body="again"))
-        await service.create(PostCreate(title="Free", body=""))
-
-    assert conflict.value.details == {"field": "title"}
-    assert await titles(sessionmaker) == ["Taken", "Free"]
-
-
-async def test_session_stays_usable_after_a_conflicting_update(
-    sessionmaker: async_sessionmaker[AsyncSession],
-) -> None:
-    async with sessionmaker() as session, session.begin():
-        service = PostService(session)
-        await service.create(PostCreate(title="Taken", body=""))
-        other = await service.create(PostCreate(title="Other", body=""))
-        with pytest.raises(ConflictError):
-            await service.update(other.id, PostUpdate(title="Taken"))
-        await service.create(PostCreate(title="Free", body=""))
-
-    assert await titles(sessionmaker) == ["Taken", "Other", "Free"]
-
-
-async def test_created_at_is_timezone_aware(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    async with sessionmaker() as session, session.begin():
-        post = await PostService(session).create(PostCreate(title="When", body=""))
-
-    assert post.created_at.utcoffset() is not None
-    async with sessionmaker() as session:
-        stored = await session.get(Post, post.id)
-    assert stored is not None
-    assert stored.created_at == post.created_at
+    assert await count_notes(sessionmaker) == 0
 
 
 @pytest.mark.parametrize(("environment", "hidden"), [("development", False), ("staging", True)])

@@ -33,7 +33,7 @@ def test_the_service_providers_are_async() -> None:
     """
     found = list(providers())
     names = {call.__name__ for call in found}
-    assert names >= {"get_session", "get_post_service", "get_app_settings", "get_external_api"}
+    assert names >= {"get_session", "get_app_settings", "get_engine", "get_drain"}
     in_thread_pool = [
         call.__qualname__
         for call in found

@@ -14,7 +14,7 @@ from app.core.config import Settings
 from tests.support_db import SilentServer, TcpProxy, closed_port, create_schema, server_url, sqlite_url
 
 MakeSettings = Callable[..., Settings]
-POSTS = "/api/v1/posts"
+NOTES = "/api/v1/notes"
 # Generous for a shared CI machine, yet far below the default timeouts a hang would run into.
 BOUND_SECONDS = 3.0
 HEALTH_CHECK_TIMEOUT = 1.0
@@ -63,7 +63,7 @@ class TestDatabaseRefusesConnections:
         assert response.status_code == 200
 
     async def test_api_request_is_503(self, client: httpx.AsyncClient) -> None:
-        response, elapsed = await timed_get(client, POSTS)
+        response, elapsed = await timed_get(client, NOTES)
 
         assert_unavailable(response)
         assert elapsed < BOUND_SECONDS
@@ -85,7 +85,7 @@ class TestDatabaseHangs:
         assert 0.4 < elapsed < BOUND_SECONDS
 
     async def test_api_request_gives_up_after_the_connect_timeout(self, client: httpx.AsyncClient) -> None:
-        response, elapsed = await timed_get(client, POSTS)
+        response, elapsed = await timed_get(client, NOTES)
 
         assert_unavailable(response)
         assert 0.4 < elapsed < BOUND_SECONDS
@@ -104,13 +104,13 @@ class TestSqliteFileAppearsLater:
 
     async def test_service_recovers_without_a_restart(self, client: httpx.AsyncClient, database_path: Path) -> None:
         assert_unavailable(await client.get("/health/ready"))
-        assert_unavailable(await client.get(POSTS))
+        assert_unavailable(await client.get(NOTES))
 
         database_path.parent.mkdir()
         await create_schema(sqlite_url(database_path))
 
         assert (await client.get("/health/ready")).status_code == 200
-        assert (await client.get(POSTS)).status_code == 200
+        assert (await client.get(NOTES)).status_code == 200
 
 
 @pytest.mark.skipif(server_url() is None, reason="needs a PostgreSQL server: set TEST_DATABASE_URL")
@@ -135,19 +135,19 @@ class TestPostgresOutage:
     async def test_outage_is_503_and_the_service_recovers_without_a_restart(
         self, client: httpx.AsyncClient, proxy: TcpProxy
     ) -> None:
-        created = await client.post(POSTS, json={"title": "Survives", "body": ""})
+        created = await client.post(NOTES, json={"title": "Survives", "body": ""})
         assert created.status_code == 201
 
         await proxy.stop()
-        for path in ("/health/ready", POSTS):
+        for path in ("/health/ready", NOTES):
             response, elapsed = await timed_get(client, path)
             assert_unavailable(response)
             assert elapsed < BOUND_SECONDS
 
         await proxy.start()
         assert (await client.get("/health/ready")).status_code == 200
-        page = (await client.get(POSTS)).json()
-        assert [post["title"] for post in page["items"]] == ["Survives"]
+        page = (await client.get(NOTES)).json()
+        assert [note["title"] for note in page["items"]] == ["Survives"]
 
     async def test_database_that_stops_answering_is_503_in_bounded_time(
         self, client: httpx.AsyncClient, proxy: TcpProxy

@@ -73,16 +73,16 @@ async def test_lines_inside_a_request_carry_request_and_trace_ids(
 
 
 async def test_access_line_names_the_full_route_template(client: httpx.AsyncClient, log_stream: io.StringIO) -> None:
-    await client.get("/api/v1/posts/424242")
+    await client.get("/api/v1/notes/424242")
     (access,) = [r for r in lines(log_stream) if r["logger"] == "app.access"]
-    assert access["path"] == "/api/v1/posts/{post_id}"
+    assert access["path"] == "/api/v1/notes/{note_id}"
     assert access["status"] == 404
 
 
 async def test_rejected_request_is_one_access_line_with_its_error_code(
     client: httpx.AsyncClient, log_stream: io.StringIO
 ) -> None:
-    await client.post("/api/v1/posts", json={"title": ""})
+    await client.post("/api/v1/notes", json={"title": ""})
     (line,) = lines(log_stream)
     assert line["logger"] == "app.access"
     assert line["status"] == 422

@@ -19,6 +19,7 @@ EVENT_ID = re.compile(r"[0-9a-f]{32}")
 Send = Callable[[httpx.AsyncClient, dict[str, str]], Awaitable[httpx.Response]]
 
 
+{% if cookiecutter.include_examples == "yes" -%}
 async def unknown_post(client: httpx.AsyncClient, headers: dict[str, str]) -> httpx.Response:
     return await client.get("/api/v1/posts/42", headers=headers)
 
@@ -32,15 +33,18 @@ async def duplicate_title(client: httpx.AsyncClient, headers: dict[str, str]) ->
     return await client.post("/api/v1/posts", json={"title": "Hello"}, headers=headers)
 
 
+{% endif -%}
 async def unexpected_error(client: httpx.AsyncClient, headers: dict[str, str]) -> httpx.Response:
     return await client.get("/sentry-debug", headers=headers)
 
 
 # The request behind each example, as the README describes it, by the example's error code.
 REQUESTS: dict[str, tuple[int, Send]] = {
+{%- if cookiecutter.include_examples == "yes" %}
     "NOT_FOUND": (404, unknown_post),
     "VALIDATION_ERROR": (422, empty_title),
     "CONFLICT_ERROR": (409, duplicate_title),
+{%- endif %}
     "INTERNAL_ERROR": (500, unexpected_error),
 }
 

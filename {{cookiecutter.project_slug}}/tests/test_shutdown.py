@@ -15,8 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.core.config import Settings
-from app.main import create_app
-from tests.conftest import CapturingTransport, open_client
+from tests.conftest import CapturingTransport, create_test_app, open_client
 
 MakeSettings = Callable[..., Settings]
 SIGNAL_TIMEOUT_SECONDS = 5.0
@@ -54,7 +53,7 @@ def settings(make_settings: MakeSettings, drain_seconds: float) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, sentry_transport: CapturingTransport) -> FastAPI:
-    return create_app(settings, sentry_transport=sentry_transport)
+    return create_test_app(settings, sentry_transport=sentry_transport)
 
 
 @pytest.fixture
@@ -79,7 +78,7 @@ async def test_other_routes_keep_serving_while_draining(client: httpx.AsyncClien
     signal.raise_signal(signal.SIGTERM)
 
     assert (await client.get("/health/live")).status_code == 200
-    assert (await client.get("/api/v1/posts")).status_code == 200
+    assert (await client.get("/api/v1/notes")).status_code == 200
 
 
 async def test_the_servers_handler_runs_after_the_drain(

@@ -10,8 +10,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy import text
 
 from app.core.config import Settings
-from app.main import create_app
-from tests.conftest import FAKE_DSN, CapturingTransport, MakeSettings, open_client
+from tests.conftest import FAKE_DSN, CapturingTransport, MakeSettings, create_test_app, open_client
 
 INCOMING_TRACE_ID = "771a43a4192642f0b136d5159a501700"
 PARAMETER_PARTS = ("parameter", "value", "never", "recorded")
@@ -42,10 +41,10 @@ def app(app: FastAPI) -> FastAPI:
 async def test_sampled_request_is_a_transaction_named_by_its_route(
     client: httpx.AsyncClient, sentry_transport: CapturingTransport
 ) -> None:
-    response = await client.get("/api/v1/posts/7")
+    response = await client.get("/api/v1/notes/7")
     assert response.status_code == 404
     (transaction,) = sentry_transport.transactions
-    assert transaction["transaction"] == "/api/v1/posts/{post_id}"
+    assert transaction["transaction"] == "/api/v1/notes/{note_id}"
     assert transaction["contexts"]["trace"]["op"] == "http.server"
     assert transaction["contexts"]["trace"]["status"] == "not_found"
     assert transaction["tags"]["request_id"] == response.headers["X-Request-ID"]
@@ -68,17 +67,17 @@ async def test_requests_matching_no_route_are_not_traced(
 async def test_unsampled_requests_send_no_transaction(
     make_settings: MakeSettings, sentry_transport: CapturingTransport
 ) -> None:
-    app = create_app(
+    app = create_test_app(
         make_settings(SENTRY_DSN=FAKE_DSN, SENTRY_TRACES_SAMPLE_RATE=0.0), sentry_transport=sentry_transport
     )
     async for client in open_client(app):
-        await client.get("/api/v1/posts")
+        await client.get("/api/v1/notes")
     assert sentry_transport.transactions == []
 
 
 async def test_each_request_gets_its_own_trace(client: httpx.AsyncClient, sentry_transport: CapturingTransport) -> None:
-    await client.get("/api/v1/posts")
-    await client.get("/api/v1/posts")
+    await client.get("/api/v1/notes")
+    await client.get("/api/v1/notes")
     first, second = sentry_transport.transactions
     assert first["contexts"]["trace"]["trace_id"] != second["contexts"]["trace"]["trace_id"]
 
@@ -106,7 +105,7 @@ async def test_incoming_trace_is_continued(client: httpx.AsyncClient, sentry_tra
 async def test_error_event_carries_the_json_body_it_was_sent(
     client: httpx.AsyncClient, sentry_transport: CapturingTransport
 ) -> None:
-    response = await client.post("/api/v1/posts", json={"title": "x", "body": "y", "extra": {"password": "pw-1"}})
+    response = await client.post("/api/v1/notes", json={"title": "x", "body": "y", "extra": {"password": "pw-1"}})
     assert response.status_code == 422
     assert sentry_transport.events == []
     await client.post("/read-then-fail", json={"note": "kept", "password": "pw-2"})

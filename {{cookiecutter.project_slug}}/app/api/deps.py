@@ -2,8 +2,8 @@
 
 Settings and the engine are also used where FastAPI is not (migrations, tools), so their dependencies live here,
 with the drain, which only the probes read; every other dependency sits beside what it provides (``SessionDep``
-in ``app.db.session``, ``PostServiceDep`` in ``app.services.post_service``, ``ExternalAPIDep`` in
-``app.clients.external_api``). Providers are ``async def`` although none of them awaits: FastAPI runs a plain
+in ``app.db.session``{% if cookiecutter.include_examples == "yes" %}, ``PostServiceDep`` in ``app.services.post_service``, ``ExternalAPIDep`` in
+``app.clients.external_api``{% endif %}). Providers are ``async def`` although none of them awaits: FastAPI runs a plain
 ``def`` dependency in its thread pool, a thread hand-off on every request that would cost more than the whole rest
 of the dependency.
 """

@@ -80,9 +80,11 @@ class Settings(BaseSettings):
     DB_CONNECT_TIMEOUT: Annotated[float, Field(gt=0)] = 3.0
     DB_STATEMENT_TIMEOUT: Annotated[float, Field(gt=0)] = 10.0
     HEALTH_CHECK_TIMEOUT: Annotated[float, Field(gt=0)] = 2.0
+{%- if cookiecutter.include_examples == "yes" %}
 
     EXTERNAL_API_BASE_URL: HttpUrl = HttpUrl("https://api.example.com")
     EXTERNAL_API_TIMEOUT: Annotated[float, Field(gt=0)] = 5.0
+{%- endif %}
 
     MAX_REQUEST_BODY_BYTES: Annotated[int, Field(ge=1)] = 1_048_576
     # After SIGTERM, readiness answers 503 for this long before the server stops accepting (for load balancers

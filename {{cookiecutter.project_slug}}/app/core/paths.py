@@ -12,7 +12,7 @@ HEALTH_PATH_PREFIX = "/health"
 
 
 def route_template(scope: Scope) -> str | None:
-    """The matched route's full path template, e.g. ``/api/v1/posts/{post_id}``; None when nothing matched."""
+    """The matched route's full path template, e.g. ``/api/v1/tags/{tag_id}``; None when nothing matched."""
     # FastAPI resolves router prefixes into an effective route context; scope["route"].path lacks the prefix.
     context = scope.get("fastapi", {}).get("effective_route_context")
     path = getattr(context, "path", None) or getattr(scope.get("route"), "path", None)
