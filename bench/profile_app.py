@@ -1,7 +1,7 @@
 """Where a request's CPU goes, in process: no server, no sockets, one ASGI call after another.
 
-    python bench/profile_app.py [--design NAME=PATCH] [--sentry on|off|bare|floor] [--routes trivial,404,500]
-        [-n 3000] [--cprofile FILE]
+    python bench/profile_app.py [--design NAME=PATCH] [--sentry on|off|bare|floor] [--routes ok,trivial,404,500]
+        [--traces 0.1] [-n 3000] [--cprofile FILE]
 
 Bakes the service like the benchmark does, then re-runs itself in the service venv, builds the app from the
 environment the benchmark uses (Sentry DSN pointing at the local sink), runs its lifespan, and calls it
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 ROUTES = {
+    "ok": ("GET", "/ok", b""),
     "trivial": ("GET", "/health/live", b""),
     "db": ("GET", "/api/v1/posts/1", b""),
     "404": ("GET", "/api/v1/no-such-route", b""),
@@ -172,10 +173,8 @@ def inner(args: argparse.Namespace) -> None:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from bare_app import app
     else:
-        sys.path.insert(0, str(Path.cwd()))
-        from app.main import create_app
-
-        app = create_app()
+        sys.path[:0] = [str(Path.cwd()), str(Path(__file__).resolve().parent)]
+        from service_app import app  # the baked app with the benchmark's API routes first, as bench/run.py serves it
     # The benchmark sends the service's stdout to a file; here it would flood the terminal.
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler):
@@ -203,6 +202,8 @@ def outer(args: argparse.Namespace) -> None:
     subprocess.run([python, "-c", SEED_SCRIPT], cwd=project, env=service_env(database_url, "", tuning), check=True)
     with Sink(sys.executable) as sink:
         env = service_env(database_url, sink.dsn if args.sentry == "on" else "", tuning)
+        if args.traces is not None:
+            env["SENTRY_TRACES_SAMPLE_RATE"] = args.traces
         command = [
             python,
             str(Path(__file__).resolve()),
@@ -245,6 +246,7 @@ def main() -> None:
     parser.add_argument("--sentry", choices=["on", "off", "bare", "floor"], default="on")
     parser.add_argument("--routes", default="trivial,404,500")
     parser.add_argument("-n", type=int, default=2000)
+    parser.add_argument("--traces", default=None, help="a trace rate instead of production's, e.g. 0.1")
     parser.add_argument("--cprofile", default="", help="a folder for pstats files; prints the top functions")
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=30)
