@@ -21,6 +21,7 @@ SENTRY_PARTS = frozenset(
         "app.core.error_limiter",
         "app.core.source_context",
         "app.core.sentry_transport",
+        "app.core.event_scrubbing",
     }
 )
 # A file a newcomer opens should fit on a few screens: about 200 lines, blank lines aside.
