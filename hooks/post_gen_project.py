@@ -61,7 +61,7 @@ class Tuning:
 
 
 TUNING: Final = {
-    "development": Tuning(traces_sample_rate="1.0", log_level="DEBUG", log_format="console"),
+    "development": Tuning(traces_sample_rate="1.0", log_level="INFO", log_format="console"),
     "staging": Tuning(traces_sample_rate="0.2", log_level="INFO", log_format="json"),
     "production": Tuning(traces_sample_rate="0.01", log_level="INFO", log_format="json"),
 }

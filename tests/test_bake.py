@@ -33,7 +33,7 @@ DSNS = {
     "production": "https://prodkey3@sentry.internal.example.com:9000/prefix/103",
 }
 TUNED = {
-    "development": {"SENTRY_TRACES_SAMPLE_RATE": "1.0", "LOG_LEVEL": "DEBUG", "LOG_FORMAT": "console"},
+    "development": {"SENTRY_TRACES_SAMPLE_RATE": "1.0", "LOG_LEVEL": "INFO", "LOG_FORMAT": "console"},
     "staging": {"SENTRY_TRACES_SAMPLE_RATE": "0.2", "LOG_LEVEL": "INFO", "LOG_FORMAT": "json"},
     "production": {
         "SENTRY_TRACES_SAMPLE_RATE": "0.01",
@@ -360,7 +360,7 @@ def test_dotenv_sets_the_chosen_environment_and_local_defaults(environment_bake:
     assert dotenv_values(baked.project / ".env") == {
         "ENVIRONMENT": environment,
         "DATABASE_URL": "sqlite+aiosqlite:///./app.db",
-        "LOG_LEVEL": "DEBUG" if development else "INFO",
+        "LOG_LEVEL": "INFO",
         "LOG_FORMAT": "console" if development else "json",
     }
 
@@ -547,7 +547,7 @@ def test_rebake_says_which_env_files_it_kept(rebaked: Baked) -> None:
 
 
 def test_rebake_recreates_a_missing_env_file(rebaked: Baked) -> None:
-    assert dotenv_values(rebaked.project / ".env.development")["LOG_LEVEL"] == "DEBUG"
+    assert dotenv_values(rebaked.project / ".env.development")["LOG_FORMAT"] == "console"
     assert mode(rebaked.project / ".env.development") == 0o600
 
 
