@@ -118,14 +118,19 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.fixture
-def log_stream(app: FastAPI) -> io.StringIO:
-    """Everything the service logs from here on, exactly as its handler renders it."""
+def capture_service_log() -> io.StringIO:
+    """Everything the service logs from here on, exactly as its handler renders it (logging configured first)."""
     stream = io.StringIO()
     handler = next(h for h in logging.getLogger().handlers if h.get_name() == "app")
     assert isinstance(handler, logging.StreamHandler)
     handler.setStream(stream)
     return stream
+
+
+@pytest.fixture
+def log_stream(app: FastAPI) -> io.StringIO:
+    """Everything the app's service logs from here on."""
+    return capture_service_log()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.config import Settings
 from app.core.logging import configure_logging
-from tests.conftest import CapturingTransport, MakeSettings
+from tests.conftest import CapturingTransport, MakeSettings, capture_service_log
 
 
 def lines(stream: io.StringIO) -> list[dict[str, Any]]:
@@ -28,12 +28,6 @@ def lines(stream: io.StringIO) -> list[dict[str, Any]]:
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
-
-
-def log_to(stream: io.StringIO) -> None:
-    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "app")
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(stream)
 
 
 async def test_every_line_is_json_with_timestamp_level_and_logger(
@@ -148,8 +142,7 @@ async def test_sql_statements_are_logged_at_debug_only(
     make_settings: MakeSettings, database_url: str, log_level: str, shown: bool
 ) -> None:
     configure_logging(make_settings(LOG_LEVEL=log_level))
-    stream = io.StringIO()
-    log_to(stream)
+    stream = capture_service_log()
     engine = create_async_engine(database_url)
     try:
         async with engine.connect() as connection:
@@ -193,10 +186,7 @@ async def test_an_unmatched_path_in_the_access_line_goes_through_the_value_rules
 
 def test_console_output_redacts_fields_and_tracebacks(make_settings: MakeSettings) -> None:
     configure_logging(make_settings(ENVIRONMENT="development", LOG_FORMAT="console"))
-    stream = io.StringIO()
-    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "app")
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(stream)
+    stream = capture_service_log()
     error = ValueError("connect to postgresql://app:pw-6666@db/app failed")
     structlog.get_logger("app.test").error("database down", api_key="k-7777", exc_info=error)
     output = stream.getvalue()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -15,16 +14,7 @@ from fastapi import FastAPI
 
 from app.core.config import Settings
 from app.main import create_app
-from tests.conftest import MakeSettings, open_client, reset_sentry
-
-
-def capture_log(app: FastAPI) -> io.StringIO:
-    """Everything the service logs from here on, as JSON lines (the app must be built first)."""
-    stream = io.StringIO()
-    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "app")
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(stream)
-    return stream
+from tests.conftest import MakeSettings, capture_service_log, open_client, reset_sentry
 
 
 def records(stream: io.StringIO, event: str) -> list[dict[str, Any]]:
@@ -33,7 +23,7 @@ def records(stream: io.StringIO, event: str) -> list[dict[str, Any]]:
 
 
 async def started_line(app: FastAPI) -> dict[str, Any]:
-    stream = capture_log(app)
+    stream = capture_service_log()
     async with app.router.lifespan_context(app):
         pass
     (line,) = records(stream, "service started")
@@ -78,7 +68,7 @@ async def test_unreachable_sentry_is_one_warning_however_many_events_fail(
 ) -> None:
     settings: Settings = make_settings(SENTRY_DSN=f"http://secretkey@127.0.0.1:{refusing_port}/7")
     app = create_app(settings)
-    stream = capture_log(app)
+    stream = capture_service_log()
     try:
         async for client in open_client(app):
             responses = [await client.get("/sentry-debug") for _ in range(3)]
