@@ -7,21 +7,20 @@ found from each other.
 
 from __future__ import annotations
 
-import io
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 
-from app.core.redaction import FILTERED, is_sensitive_key, redact, redact_text
+from app.core.log_redaction import SAFE_FIELDS, redact_exception, redact_fields, redacted_traceback
 
 if TYPE_CHECKING:
     from starlette.requests import Request
-    from structlog.typing import EventDict, ExcInfo, Processor, WrappedLogger
+    from structlog.typing import EventDict, Processor, WrappedLogger
 
     from app.core.config import Settings
 
@@ -41,38 +40,6 @@ _json_handler: list[logging.StreamHandler[Any]] = []
 def drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """uvicorn repeats each message with ANSI colours in ``color_message``."""
     event_dict.pop("color_message", None)
-    return event_dict
-
-
-# Fields that structlog, the stdlib record or the request context fill in: never secrets, never walked.
-_SAFE_FIELDS = frozenset({"timestamp", "level", "logger", "request_id", "trace_id", "span_id", "event_id"})
-_SAFE_FIELDS |= {"_record", "_from_structlog", "exc_info", "stack_info", "positional_args"}
-
-
-def redact_fields(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """The redaction policy (app.core.redaction) on every field of a line: by key name, and secrets in text."""
-    for key, value in event_dict.items():
-        if key in _SAFE_FIELDS or value is None or isinstance(value, bool | int | float):
-            continue
-        if is_sensitive_key(key):
-            event_dict[key] = FILTERED
-        elif isinstance(value, str):
-            event_dict[key] = redact_text(value)
-        else:
-            event_dict[key] = redact(value)
-    return event_dict
-
-
-def redact_exception(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """The messages of a rendered exception chain go through the same rules (its frames are source, not data)."""
-    rendered = event_dict.get("exception")
-    if isinstance(rendered, str):  # a plain-text traceback
-        event_dict["exception"] = redact_text(rendered)
-    for exception in rendered if isinstance(rendered, list) else []:
-        if isinstance(exception, dict):
-            for key in ("exc_value", "exc_notes", "syntax_error"):
-                if key in exception:
-                    exception[key] = redact(exception[key])
     return event_dict
 
 
@@ -105,7 +72,7 @@ def log_access(**fields: Any) -> None:
     if not _access_logger.isEnabledFor(logging.INFO):
         return
     event = structlog.contextvars.get_contextvars()
-    if event.keys() - _SAFE_FIELDS:  # something beyond the request's ids was bound: redact it like any field
+    if event.keys() - SAFE_FIELDS:  # something beyond the request's ids was bound: redact it like any field
         redact_fields(None, "", event)
     event.update(fields)
     event["event"] = "request"
@@ -135,15 +102,9 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
-def _redacted_traceback(stream: TextIO, exc_info: ExcInfo) -> None:
-    buffer = io.StringIO()
-    structlog.dev.plain_traceback(buffer, exc_info)
-    stream.write(redact_text(buffer.getvalue()))
-
-
 def _renderer(log_format: str, *, colors: bool) -> Processor:
     if log_format == "console":
-        return structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=_redacted_traceback)
+        return structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=redacted_traceback)
     return structlog.processors.JSONRenderer(serializer=_orjson_dumps)
 
 

@@ -1,4 +1,4 @@
-"""The service's one redaction policy: which key names and which pieces of text are secrets.
+"""The service's one redaction policy: which names (``app.core.secret_names``) and which pieces of text are secrets.
 
 Sentry events (``app.core.event_scrubbing``) and log lines (``app.core.logging``) both go through these rules, so
 there is one place to extend them: the ``REDACT_EXTRA_KEYS`` setting (see ``configure``). Nothing here raises.
@@ -6,42 +6,25 @@ there is one place to extend them: the ``REDACT_EXTRA_KEYS`` setting (see ``conf
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
-from functools import lru_cache
 from typing import Any
 from uuid import UUID
+
+from app.core.secret_names import configure, is_sensitive_key
+
+__all__ = ["FILTERED", "configure", "is_sensitive_key", "redact", "redact_text"]
 
 FILTERED = "[Filtered]"
 # Deeper than any event or log field the service builds; anything below is replaced, not walked.
 MAX_DEPTH = 40
 
-# A name is split into lower-case words (snake, kebab, camel, Pascal: "X-ApiKey" -> x api key). It is sensitive
-# when one of these words, or two-word phrases, appears anywhere in it...
-_WORDS = """
-    password passwd passphrase pwd secret secrets token tokens auth authorization authentication bearer jwt otp
-    cookie cookies session sessionid credential credentials csrf csrftoken xsrf signature dsn apikey privatekey
-    ssn cvv cvc iban
-"""
-_SENSITIVE_WORDS = frozenset(_WORDS.split())
-_SENSITIVE_PHRASES = frozenset(
-    {("api", "key"), ("access", "key"), ("secret", "key"), ("private", "key"), ("subscription", "key")}
-    | {("signing", "key"), ("encryption", "key"), ("master", "key"), ("card", "number"), ("credit", "card")}
-    | {("connection", "string"), ("remote", "addr"), ("forwarded", "for"), ("real", "ip"), ("ip", "address")}
-)
-# ...or when the whole name is one of these words, too common to be secret inside a longer name: "status_code",
-# "primary_key" and "pin_count" stay readable; "key", "code" (OAuth), "pin", "sig" and "pan" do not.
-_AMBIGUOUS_WORDS = frozenset({"key", "code", "pin", "sig", "pan", "pass", "cvn"})
-_extra_phrases: set[tuple[str, ...]] = set()
-
 # Values whose rendering cannot hold a secret a rule would find, kept as they are.
 _PLAIN = (bool, int, float, Decimal, UUID, datetime, date, time, timedelta, Enum)
 
-_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 # Values that are secrets whatever their key (Sentry's server-side families: @bearer, @urlauth, @pemkey, ...).
 _PEM_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL)
@@ -62,49 +45,6 @@ _LOOSE_HINTS = ("pass", "secret", "token", "key", "pin", "otp")
 # Driver texts that quote a bound value: asyncpg's "invalid input for query argument $1: 'value' (...)".
 _QUERY_ARGUMENT = re.compile(r"(query argument \$\d+: )(?:'(?:[^'\\]|\\.)*'|\S+)")
 _CARD = re.compile(r"\d(?:[ -]?\d){12,18}")
-
-
-def configure(extra_keys: Iterable[str]) -> None:
-    """Treat these names as sensitive too (the ``REDACT_EXTRA_KEYS`` setting), matched as words like the rest."""
-    _extra_phrases.clear()
-    _extra_phrases.update(words for words in (split_words(key) for key in extra_keys) if words)
-    _is_sensitive_name.cache_clear()
-
-
-def split_words(name: str) -> tuple[str, ...]:
-    """``"X-ApiKey"`` -> ``("x", "api", "key")``; ``"access_token"`` -> ``("access", "token")``."""
-    return tuple(word.lower() for word in _WORD.findall(name))
-
-
-def _contains(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
-    size = len(phrase)
-    return any(words[i : i + size] == phrase for i in range(len(words) - size + 1))
-
-
-@lru_cache(maxsize=4096)
-def _is_sensitive_name(name: str) -> bool:
-    words = split_words(name)
-    if not words:
-        return False
-    if len(words) == 1 and words[0] in _AMBIGUOUS_WORDS:
-        return True
-    if any(word in _SENSITIVE_WORDS for word in words):
-        return True
-    pairs = set(itertools.pairwise(words))
-    if pairs & _SENSITIVE_PHRASES:
-        return True
-    return any(_contains(words, phrase) for phrase in _extra_phrases)
-
-
-def is_sensitive_key(key: object) -> bool:
-    """Whether a mapping key, header, parameter or variable name names a secret."""
-    if isinstance(key, bytes):
-        key = key.decode("latin-1")
-    if not isinstance(key, str) or len(key) > 200:  # noqa: PLR2004  (no real name is longer)
-        return False
-    if key[:2] in ("b'", 'b"'):  # bytes as the SDK serializes them, e.g. ASGI header names
-        key = key[2:-1]
-    return _is_sensitive_name(key)
 
 
 def _luhn_valid(digits: str) -> bool:
