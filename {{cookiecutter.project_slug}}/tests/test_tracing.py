@@ -51,6 +51,27 @@ async def test_sampled_request_is_a_transaction_named_by_its_route(
     assert any(span["op"] == "db" for span in transaction["spans"]), "database queries are spans"
 
 
+async def test_a_transaction_carries_the_request_line_not_its_headers_or_body(
+    client: httpx.AsyncClient, sentry_transport: CapturingTransport
+) -> None:
+    response = await client.post(
+        "/api/v1/notes?draft=1",
+        json={"title": "kept out of transactions"},
+        headers={"User-Agent": "probe/1.0", "X-Tenant": "acme"},
+    )
+    assert response.status_code == 201
+    (transaction,) = sentry_transport.transactions
+    request = transaction["request"]
+    assert request["method"] == "POST"
+    assert request["url"].endswith("/api/v1/notes")
+    assert request["query_string"] == "draft=1"
+    assert request["headers"] == {"user-agent": "probe/1.0"}
+    assert "data" not in request
+    assert transaction["contexts"]["trace"]["data"]["thread.name"], "the transaction still says where it ran"
+    for span in transaction["spans"]:
+        assert not {"thread.id", "thread.name"} & set(span.get("data", {})), span
+
+
 async def test_health_checks_are_never_traced(client: httpx.AsyncClient, sentry_transport: CapturingTransport) -> None:
     assert (await client.get("/health/live")).status_code == 200
     assert (await client.get("/health/ready")).status_code == 200

@@ -7,18 +7,21 @@ there is one place to extend them: the ``REDACT_EXTRA_KEYS`` setting (see ``conf
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from app.core.secret_names import configure, is_sensitive_key
+from app.core.secret_names import is_sensitive_key, set_extra_names
 
 __all__ = ["FILTERED", "configure", "is_sensitive_key", "redact", "redact_text"]
 
 FILTERED = "[Filtered]"
+# Texts up to this length have their redaction cached (see redact_text).
+_CACHED_LENGTH = 512
 # Deeper than any event or log field the service builds; anything below is replaced, not walked.
 MAX_DEPTH = 40
 
@@ -96,13 +99,27 @@ def _redact_pairs(text: str) -> str:
     return "".join((*parts, text[done:])) if parts else text
 
 
+def configure(extra_keys: Iterable[str]) -> None:
+    """Treat these names as sensitive too (the ``REDACT_EXTRA_KEYS`` setting), matched as words like the rest."""
+    set_extra_names(extra_keys)
+    _redact_short_text.cache_clear()
+
+
 def redact_text(text: str) -> str:
     """Free text with every secret the value rules find replaced by ``[Filtered]``.
 
-    Each rule runs only when a plain substring test says it could match: ordinary text costs a few scans in C.
+    Short texts repeat from request to request (header values, span descriptions, log fields, context values):
+    each is redacted once and the result kept, in a bounded cache that ``configure`` clears.
     """
     if len(text) < 5:  # noqa: PLR2004  ("pin=1" is the shortest secret a rule can find)
         return text
+    if len(text) > _CACHED_LENGTH:
+        return _redact_text(text)
+    return _redact_short_text(text)
+
+
+def _redact_text(text: str) -> str:
+    """The value rules, each run only when a plain substring test says it could match (a few scans in C)."""
     if "PRIVATE KEY" in text:
         text = _PEM_KEY.sub(FILTERED, text)
     if "eyJ" in text:
@@ -119,6 +136,9 @@ def redact_text(text: str) -> str:
     if any(word in lowered for word in _LOOSE_HINTS):
         text = _LOOSE.sub(rf"\1\2{FILTERED}", text)
     return _CARD.sub(_card, text)
+
+
+_redact_short_text = lru_cache(maxsize=8192)(_redact_text)
 
 
 def redact(value: Any) -> Any:

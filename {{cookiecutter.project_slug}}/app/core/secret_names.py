@@ -31,7 +31,7 @@ _extra_phrases: set[tuple[str, ...]] = set()
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
-def configure(extra_keys: Iterable[str]) -> None:
+def set_extra_names(extra_keys: Iterable[str]) -> None:
     """Treat these names as sensitive too (the ``REDACT_EXTRA_KEYS`` setting), matched as words like the rest."""
     _extra_phrases.clear()
     _extra_phrases.update(words for words in (split_words(key) for key in extra_keys) if words)

@@ -49,7 +49,9 @@ class RequestCapture:
                 self._chunks.append(chunk)
         return message
 
-    def request_data(self) -> dict[str, Any]:
+    def request_data(self, *, full: bool = True) -> dict[str, Any]:
+        """The request as Sentry's request interface: with ``full``, every header and a JSON body; without, the
+        request line and the user agent (what a transaction needs)."""
         scope = self.scope
         headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope.get("headers", ())}
         host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("localhost", 80)))
@@ -57,8 +59,10 @@ class RequestCapture:
             "method": scope.get("method"),
             "url": f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{scope.get('path', '')}",
             "query_string": scope.get("query_string", b"").decode("latin-1"),
-            "headers": headers,
+            "headers": headers if full else {k: v for k, v in headers.items() if k == "user-agent"},
         }
+        if not full:
+            return data
         body = self._body()
         if body is not None:
             data["data"] = body
@@ -74,13 +78,28 @@ class RequestCapture:
             return None  # only JSON bodies are kept: their keys can be scrubbed, free text cannot
 
     def process_event(self, event: Event, hint: Hint) -> Event:
-        if event.get("type") != "transaction":
-            route = route_template(self.scope)
-            if route:
-                event["transaction"] = route
-                event["transaction_info"] = {"source": "route"}
+        if event.get("type") == "transaction":
+            return _trim_transaction(event, self.request_data(full=False))
+        route = route_template(self.scope)
+        if route:
+            event["transaction"] = route
+            event["transaction_info"] = {"source": "route"}
         event["request"] = {**self.request_data(), **(event.get("request") or {})}
         return event
+
+
+def _trim_transaction(event: Event, request: dict[str, Any]) -> Event:
+    """A transaction is about timing: it carries the request line and user agent, not every header and the body,
+    and its spans not the thread they ran on (always the event loop's). Every value left out here is one the SDK
+    need not serialize and the scrubber need not read, for each sampled request."""
+    event["request"] = request
+    spans = event.get("spans")
+    for span in spans if isinstance(spans, list) else ():
+        data = span.get("data")
+        if isinstance(data, dict):
+            data.pop("thread.id", None)
+            data.pop("thread.name", None)
+    return event
 
 
 def _incoming_trace_headers(scope: Scope) -> dict[str, str]:
