@@ -51,8 +51,15 @@ class CapturingTransport(Transport):
     def transactions(self) -> list[dict[str, Any]]:
         return self.items("transaction")
 
+    def everything_sent(self) -> str:
+        """Every envelope the SDK has sent so far (flushed first), as the text that would go over the wire."""
+        sentry_sdk.flush()
+        return "\n".join(envelope.serialize().decode("utf-8", "replace") for envelope in self.envelopes)
+
 
 MakeSettings = Callable[..., Settings]
+# What the ``events`` fixture gives: call it to flush the SDK and read the error events captured so far.
+Events = Callable[[], list[dict[str, Any]]]
 
 
 def reset_sentry() -> None:
@@ -134,7 +141,7 @@ def log_stream(app: FastAPI) -> io.StringIO:
 
 
 @pytest.fixture
-def events(sentry_transport: CapturingTransport) -> Callable[[], list[dict[str, Any]]]:
+def events(sentry_transport: CapturingTransport) -> Events:
     """Flushes the SDK and returns the error events captured so far."""
 
     def read() -> list[dict[str, Any]]:
