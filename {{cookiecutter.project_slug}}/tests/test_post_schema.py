@@ -80,3 +80,16 @@ async def test_a_title_is_updated_exactly_when_the_schema_allows_it(
 async def test_a_title_is_stored_without_the_whitespace_around_it(client: httpx.AsyncClient) -> None:
     response = await client.post(POSTS, json={"title": "\u3000 Hello\n"})
     assert response.json()["title"] == "Hello"
+
+
+async def test_openapi_documents_errors_with_the_envelope(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+
+    error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
+    operations = [schema["paths"][POSTS], schema["paths"][POSTS + "/{post_id}"]]
+    for path in operations:
+        for operation in path.values():
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")):
+                    assert response["content"]["application/json"]["schema"] == error_ref
+    assert {"400", "404", "409", "422", "503"} <= set(operations[1]["patch"]["responses"])
