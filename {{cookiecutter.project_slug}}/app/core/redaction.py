@@ -138,7 +138,7 @@ def _redact_text(text: str) -> str:
     return _CARD.sub(_card, text)
 
 
-_redact_short_text = lru_cache(maxsize=8192)(_redact_text)
+_redact_short_text = lru_cache(maxsize=4096)(_redact_text)
 
 
 def redact(value: Any) -> Any:

@@ -47,7 +47,7 @@ def event_frames(container: Any) -> list[dict[str, Any]]:
     return [frame for frame in frames if isinstance(frame, dict)] if isinstance(frames, list) else []
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=4096)
 def _server_string(value: str) -> str:
     """One string as the server would leave it; short strings repeat from event to event, so results are kept."""
     if value == FILTERED:
