@@ -1,7 +1,8 @@
 """The service's one redaction policy: which names (``app.core.secret_names``) and which pieces of text are secrets.
 
-Sentry events (``app.core.event_scrubbing``) and log lines (``app.core.logging``) both go through these rules, so
-there is one place to extend them: the ``REDACT_EXTRA_KEYS`` setting (see ``configure``). Nothing here raises.
+Sentry events (``app.core.event_scrubbing``) and log lines (``app.core.log_redaction``) both go through these
+rules, so there is one place to extend them: the ``REDACT_EXTRA_KEYS`` setting (see ``configure``). Nothing here
+raises.
 """
 
 from __future__ import annotations
