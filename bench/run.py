@@ -32,10 +32,8 @@ if __package__ in (None, ""):  # `python bench/run.py`
 
 from bench import loadgen, prepare, report
 from bench.loadgen import PacedStream, Request
-from bench.servers import LOAD_CORE, Server, Sink, http_call
+from bench.servers import BENCH_DIR, LOAD_CORE, REPO_DIR, Server, Sink, http_call
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO_DIR = BENCH_DIR.parent
 SEED_SCRIPT = """
 import asyncio, os
 from sqlalchemy.ext.asyncio import create_async_engine

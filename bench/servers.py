@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.harness import free_port
+from tests.support.harness import LOOPBACK, free_port
 
-LOOPBACK = "127.0.0.1"
 BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
 SERVER_CORE = 0
 LOAD_CORE = 1
 
@@ -75,8 +75,8 @@ class Sink:
         return f"http://key@{LOOPBACK}:{self.port}/1"
 
     def __enter__(self) -> Sink:
-        command = [*pin(LOAD_CORE), self.python, str(BENCH_DIR / "sink.py"), str(self.port)]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = [*pin(LOAD_CORE), self.python, "-m", "bench.sink", str(self.port)]
+        self.process = subprocess.Popen(command, cwd=REPO_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while True:
             try:

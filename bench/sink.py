@@ -1,8 +1,8 @@
 """A stand-in for Sentry: accepts envelopes on 127.0.0.1, counts them, throws them away.
 
-Run as ``python sink.py PORT``. It answers 200 to ``POST /api/<id>/envelope/`` (so the SDK's transport
-does its real work: serialize, compress, send over HTTP keep-alive) and ``GET /stats`` with what it saw: envelopes,
-bytes, item types, and whether the last error event carried a stack trace. Standard library only.
+Run as ``python -m bench.sink PORT`` from the template's folder. It answers 200 to ``POST /api/<id>/envelope/`` (so
+the SDK's transport does its real work: serialize, compress, send over HTTP keep-alive) and ``GET /stats`` with what
+it saw: envelopes, bytes, item types, and whether the last error event carried a stack trace.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ import json
 import sys
 import threading
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from tests.support.harness import LOOPBACK
+from tests.support.loopback import JsonHandler
 
 _LOCK = threading.Lock()
 STATS: dict[str, Any] = {"envelopes": 0, "bytes": 0, "items": {}, "last_event": None}
@@ -68,9 +71,7 @@ def record(body: bytes) -> None:
             STATS["last_event"] = last_event
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
+class Handler(JsonHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
@@ -80,34 +81,24 @@ class Handler(BaseHTTPRequestHandler):
             except Exception:  # a sink that cannot read an envelope still answers like Sentry would
                 with _LOCK:
                     STATS["unreadable"] = STATS.get("unreadable", 0) + 1
-            self._answer(200, b'{"id":"0"}')
+            self.answer(200, b'{"id":"0"}')
         else:
-            self._answer(404, b"{}")
+            self.answer(404, b"{}")
 
     def do_GET(self) -> None:
         if self.path == "/stats":
             with _LOCK:
                 text = json.dumps(STATS).encode()
-            self._answer(200, text)
+            self.answer(200, text)
         else:
-            self._answer(404, b"{}")
-
-    def _answer(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+            self.answer(404, b"{}")
 
 
 def main() -> None:
     port = int(sys.argv[1])
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = ThreadingHTTPServer((LOOPBACK, port), Handler)
     server.daemon_threads = True
-    print(f"sink listening on 127.0.0.1:{port}", flush=True)
+    print(f"sink listening on {LOOPBACK}:{port}", flush=True)
     server.serve_forever()
 
 
