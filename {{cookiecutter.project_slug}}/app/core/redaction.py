@@ -8,7 +8,7 @@ raises.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
@@ -21,8 +21,6 @@ from app.core.secret_names import is_sensitive_key, set_extra_names
 __all__ = ["FILTERED", "configure", "is_sensitive_key", "redact", "redact_text"]
 
 FILTERED = "[Filtered]"
-# Texts up to this length have their redaction cached (see redact_text).
-_CACHED_LENGTH = 512
 # Deeper than any event or log field the service builds; anything below is replaced, not walked.
 MAX_DEPTH = 40
 
@@ -100,23 +98,35 @@ def _redact_pairs(text: str) -> str:
     return "".join((*parts, text[done:])) if parts else text
 
 
+class ShortTextCache:
+    """A rule over text whose results are kept for short texts, which repeat from request to request (header
+    values, span descriptions, log fields, context values); longer texts are worked out each time."""
+
+    MAX_LENGTH = 512
+
+    def __init__(self, rule: Callable[[str], str], size: int = 4096) -> None:
+        self._rule = rule
+        self._cached = lru_cache(maxsize=size)(rule)
+
+    def __call__(self, text: str) -> str:
+        return self._cached(text) if len(text) <= self.MAX_LENGTH else self._rule(text)
+
+    def clear(self) -> None:
+        self._cached.cache_clear()
+
+
 def configure(extra_keys: Iterable[str]) -> None:
     """Treat these names as sensitive too (the ``REDACT_EXTRA_KEYS`` setting), matched as words like the rest."""
     set_extra_names(extra_keys)
-    _redact_short_text.cache_clear()
+    _redact_remembered.clear()
 
 
 def redact_text(text: str) -> str:
-    """Free text with every secret the value rules find replaced by ``[Filtered]``.
-
-    Short texts repeat from request to request (header values, span descriptions, log fields, context values):
-    each is redacted once and the result kept, in a bounded cache that ``configure`` clears.
-    """
+    """Free text with every secret the value rules find replaced by ``[Filtered]``; each short text is redacted
+    once (``ShortTextCache``, cleared by ``configure``)."""
     if len(text) < 5:  # noqa: PLR2004  ("pin=1" is the shortest secret a rule can find)
         return text
-    if len(text) > _CACHED_LENGTH:
-        return _redact_text(text)
-    return _redact_short_text(text)
+    return _redact_remembered(text)
 
 
 def _redact_text(text: str) -> str:
@@ -139,7 +149,7 @@ def _redact_text(text: str) -> str:
     return _CARD.sub(_card, text)
 
 
-_redact_short_text = lru_cache(maxsize=4096)(_redact_text)
+_redact_remembered = ShortTextCache(_redact_text)
 
 
 def redact(value: Any) -> Any:

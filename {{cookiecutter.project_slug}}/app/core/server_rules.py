@@ -9,16 +9,14 @@ stores is the event that was sent.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from app.core.redaction import FILTERED
+from app.core.redaction import FILTERED, ShortTextCache
 
 if TYPE_CHECKING:
     from sentry_sdk.types import Event
 
 _MAX_DEPTH = 40
-_CACHED_LENGTH = 512
 # A string that names a password-like word or holds a bearer token, a US SSN, a PEM key or URL credentials is
 # replaced whole; an IPv4 address becomes "[ip]". Like Sentry's server, this leaves exception messages (the
 # policy's own rules cover them), function names, source lines, file paths and routes alone. Card numbers are
@@ -47,17 +45,19 @@ def event_frames(container: Any) -> list[dict[str, Any]]:
     return [frame for frame in frames if isinstance(frame, dict)] if isinstance(frames, list) else []
 
 
-@lru_cache(maxsize=4096)
 def _server_string(value: str) -> str:
-    """One string as the server would leave it; short strings repeat from event to event, so results are kept."""
+    """One string as the server would leave it."""
     if value == FILTERED:
         return value
     return FILTERED if _SERVER_FILTER.search(value) else _IPV4.sub("[ip]", value)
 
 
+_server_remembered = ShortTextCache(_server_string)
+
+
 def _server_floor(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
-        return _server_string(value) if len(value) <= _CACHED_LENGTH else _server_string.__wrapped__(value)
+        return _server_remembered(value)
     if depth > _MAX_DEPTH:
         return value
     if isinstance(value, dict):
