@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 # What sentry-sdk keeps of a request body by default (max_request_body_size="medium").
 REQUEST_BODY_LIMIT = 10_000
 _TRACE_HEADERS = (b"sentry-trace", b"baggage", b"traceparent")
+# What a transaction reads of the request's headers: the host for its URL, the user agent to keep.
+_TRANSACTION_HEADERS = (b"host", b"user-agent")
 
 
 class RequestCapture:
@@ -53,13 +55,19 @@ class RequestCapture:
         """The request as Sentry's request interface: with ``full``, every header and a JSON body; without, the
         request line and the user agent (what a transaction needs)."""
         scope = self.scope
-        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope.get("headers", ())}
+        headers = {
+            key.decode("latin-1"): value.decode("latin-1")
+            for key, value in scope.get("headers", ())
+            if full or key in _TRANSACTION_HEADERS
+        }
         host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("localhost", 80)))
+        if not full:
+            headers.pop("host", None)  # read for the URL only
         data: dict[str, Any] = {
             "method": scope.get("method"),
             "url": f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{scope.get('path', '')}",
             "query_string": scope.get("query_string", b"").decode("latin-1"),
-            "headers": headers if full else {k: v for k, v in headers.items() if k == "user-agent"},
+            "headers": headers,
         }
         if not full:
             return data
