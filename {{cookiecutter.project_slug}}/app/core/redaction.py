@@ -1,4 +1,5 @@
-"""The service's one redaction policy: which names (``app.core.secret_names``) and which pieces of text are secrets.
+"""The service's one redaction policy: which names (``app.core.secret_names``) and which pieces of text
+(``app.core.text_rules``) are secrets.
 
 Sentry events (``app.core.event_scrubbing``) and log lines (``app.core.log_redaction``) both go through these
 rules, so there is one place to extend them: the ``REDACT_EXTRA_KEYS`` setting (see ``configure``). Nothing here
@@ -7,7 +8,6 @@ raises.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -17,85 +17,25 @@ from typing import Any
 from uuid import UUID
 
 from app.core.secret_names import is_sensitive_key, set_extra_names
+from app.core.text_rules import FILTERED, MAX_TEXT_LENGTH, apply_value_rules, cap_text
 
-__all__ = ["FILTERED", "configure", "is_sensitive_key", "redact", "redact_text"]
+__all__ = [
+    "FILTERED",
+    "MAX_TEXT_LENGTH",
+    "ShortTextCache",
+    "apply_value_rules",
+    "cap_text",
+    "configure",
+    "is_sensitive_key",
+    "redact",
+    "redact_text",
+]
 
-FILTERED = "[Filtered]"
 # Deeper than any event or log field the service builds; anything below is replaced, not walked.
 MAX_DEPTH = 40
 
 # Values whose rendering cannot hold a secret a rule would find, kept as they are.
 _PLAIN = (bool, int, float, Decimal, UUID, datetime, date, time, timedelta, Enum)
-
-
-# Values that are secrets whatever their key (Sentry's server-side families: @bearer, @urlauth, @pemkey, ...).
-_PEM_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL)
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
-_AUTH_SCHEME = re.compile(r"\b((?i:bearer)|Basic|Digest)(\s+)[A-Za-z0-9._~+/=-]{6,}")
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@'\"<>]+@")
-# name=value, name: value, 'name': 'value', "name": "value" (query strings, reprs, JSON, connection strings). Found
-# from each separator backwards (on the reversed text), so that names inside a value (a query string in a URL) are
-# found too, and text without "=" or ":" costs nothing.
-_SEPARATOR = re.compile(r"[=:]")
-_NAME_BEFORE = re.compile(r"\s*['\"]?([A-Za-z0-9_.-]*[A-Za-z_])(?![A-Za-z0-9_.-])")
-_VALUE_AFTER = re.compile(
-    r"""\s*(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|(?:(?i:bearer|basic|digest|token)\s+)?[^\s&,;)}\]'"<>]+)"""
-)
-# A sensitive word followed by something that looks like a credential: "login failed for token abc123XYZ".
-_LOOSE = re.compile(r"(?i)\b(password|passwd|passphrase|secret|token|api[_ -]?key|pin|otp)(\s+)(?=\S*\d)(\S{8,})")
-_LOOSE_HINTS = ("pass", "secret", "token", "key", "pin", "otp")
-# Driver texts that quote a bound value: asyncpg's "invalid input for query argument $1: 'value' (...)".
-_QUERY_ARGUMENT = re.compile(r"(query argument \$\d+: )(?:'(?:[^'\\]|\\.)*'|\S+)")
-_CARD = re.compile(r"\d(?:[ -]?\d){12,18}")
-
-
-def _luhn_valid(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        digit = ord(char) - 48
-        if position % 2:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2  # noqa: PLR2004
-        total += digit
-    return total % 10 == 0
-
-
-def _card(match: re.Match[str]) -> str:
-    """A Luhn-valid run of 13 to 19 digits standing on its own (not part of an id, a UUID or a version)."""
-    text, start, found = match.string, match.start(), match.group()
-    if start and (text[start - 1].isalnum() or text[start - 1] in "_.-"):
-        return found
-    # The run may have swallowed a following number ("4111 1111 1111 1111 2024"): try each group boundary.
-    ends = [len(found), *(i for i in range(len(found) - 1, 0, -1) if found[i] in " -")]
-    for end in ends:
-        after = text[start + end : start + end + 1]
-        if after and (after.isalnum() or after == "_"):
-            continue
-        digits = found[:end].replace(" ", "").replace("-", "")
-        if 13 <= len(digits) <= 19 and _luhn_valid(digits):  # noqa: PLR2004
-            return FILTERED + found[end:]
-    return found
-
-
-def _redact_pairs(text: str) -> str:
-    parts: list[str] = []
-    done = 0
-    reversed_text = text[::-1]
-    size = len(text)
-    for separator in _SEPARATOR.finditer(text):
-        sep = separator.start()
-        if sep < done:
-            continue
-        name = _NAME_BEFORE.match(reversed_text, size - sep)
-        if name is None or not is_sensitive_key(name.group(1)[::-1]):
-            continue
-        value = _VALUE_AFTER.match(text, sep + 1)
-        if value is None:
-            continue
-        raw = value.group().lstrip()
-        quote = raw[0] if raw[0] in "'\"" and len(raw) > 1 else ""
-        parts += (text[done : value.end() - len(raw)], quote, FILTERED, quote)
-        done = value.end()
-    return "".join((*parts, text[done:])) if parts else text
 
 
 class ShortTextCache:
@@ -123,30 +63,14 @@ def configure(extra_keys: Iterable[str]) -> None:
 
 def redact_text(text: str) -> str:
     """Free text with every secret the value rules find replaced by ``[Filtered]``; each short text is redacted
-    once (``ShortTextCache``, cleared by ``configure``)."""
+    once (``ShortTextCache``, cleared by ``configure``). A text over ``MAX_TEXT_LENGTH`` keeps its redacted head."""
     if len(text) < 5:  # noqa: PLR2004  ("pin=1" is the shortest secret a rule can find)
         return text
     return _redact_remembered(text)
 
 
 def _redact_text(text: str) -> str:
-    """The value rules, each run only when a plain substring test says it could match (a few scans in C)."""
-    if "PRIVATE KEY" in text:
-        text = _PEM_KEY.sub(FILTERED, text)
-    if "eyJ" in text:
-        text = _JWT.sub(FILTERED, text)
-    if "://" in text and "@" in text:
-        text = _URL_USERINFO.sub(rf"\1{FILTERED}:{FILTERED}@", text)
-    if "argument $" in text:
-        text = _QUERY_ARGUMENT.sub(rf"\1{FILTERED}", text)
-    if "=" in text or ":" in text:
-        text = _redact_pairs(text)
-    lowered = text.lower()
-    if "bearer" in lowered or "Basic" in text or "Digest" in text:
-        text = _AUTH_SCHEME.sub(rf"\1\2{FILTERED}", text)
-    if any(word in lowered for word in _LOOSE_HINTS):
-        text = _LOOSE.sub(rf"\1\2{FILTERED}", text)
-    return _CARD.sub(_card, text)
+    return apply_value_rules(cap_text(text))
 
 
 _redact_remembered = ShortTextCache(_redact_text)

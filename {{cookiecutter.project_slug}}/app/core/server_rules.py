@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from app.core.redaction import FILTERED, ShortTextCache
+from app.core.redaction import FILTERED, ShortTextCache, cap_text
 
 if TYPE_CHECKING:
     from sentry_sdk.types import Event
@@ -20,11 +20,14 @@ _MAX_DEPTH = 40
 # A string that names a password-like word or holds a bearer token, a US SSN, a PEM key or URL credentials is
 # replaced whole; an IPv4 address becomes "[ip]". Like Sentry's server, this leaves exception messages (the
 # policy's own rules cover them), function names, source lines, file paths and routes alone. Card numbers are
-# left to the policy's Luhn rule: Relay also removes 16-digit numbers that merely start like a card.
+# left to the policy's Luhn rule: Relay also removes 16-digit numbers that merely start like a card. Written to be
+# linear, as the policy's rules are: "token" then ":" or "=" in the same word is looked for from the word's start,
+# once (an atomic group), and a URL's scheme only where a run of scheme characters starts.
 _SERVER_FILTER = re.compile(
     r"(?i)password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key"
-    r"|token\S*[:=]|^otp$|^two[-_]factor$|\bbearer\s+\S|-----BEGIN[A-Z ]+(?:PRIVATE|PUBLIC) KEY-----"
-    r"|\b(?:[a-z0-9+-]+:)?//[a-z0-9%_.-]+(?::[a-z0-9%_.-]+)?@|\b\d{3}-\d{2}-\d{4}\b"
+    r"|(?<![^\s:=])(?>[^\s:=]*?token)[^\s:=]*+[:=]|^otp$|^two[-_]factor$|\bbearer\s+\S"
+    r"|-----BEGIN[A-Z ]{1,40}(?:PRIVATE|PUBLIC) KEY-----"
+    r"|(?:(?<![a-z0-9+-])[a-z0-9+-]++:|\b)//[a-z0-9%_.-]++(?::[a-z0-9%_.-]++)?@|\b\d{3}-\d{2}-\d{4}\b"
 )
 _IPV4 = re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|[01]?\d\d?)\.){3}(?:25[0-5]|2[0-4]\d|[01]?\d\d?)\b")
 # Inside the parts the server scrubs, the keys it leaves alone.
@@ -49,6 +52,7 @@ def _server_string(value: str) -> str:
     """One string as the server would leave it."""
     if value == FILTERED:
         return value
+    value = cap_text(value)
     return FILTERED if _SERVER_FILTER.search(value) else _IPV4.sub("[ip]", value)
 
 

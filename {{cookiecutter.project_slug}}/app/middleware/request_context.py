@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from app.core.ids import random_hex_id
 from app.core.logging import ACCESS_FIELDS, log_access
 from app.core.paths import route_template
-from app.core.redaction import redact_text
+from app.core.redaction import cap_text, redact_text
 from app.core.sentry import sentry_request
 from app.middleware.error_handler import unexpected_error_response
 from app.schemas.errors import REQUEST_ID_HEADER, error_code_for, error_response
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 TOO_LARGE_MESSAGE = "Request body is too large"
 _HEADER_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+# An access line shows this much of a path no route matched: any client can send 64 KB of it.
+MAX_LOGGED_PATH = 1024
 
 
 def read_headers(scope: Scope) -> tuple[str | None, int | None]:
@@ -124,7 +126,7 @@ class RequestContextMiddleware:
             log_access(
                 method=scope.get("method"),
                 # A route's template holds no values; a path no route matched may hold anything.
-                path=route_template(scope) or redact_text(str(scope.get("path", ""))),
+                path=route_template(scope) or redact_text(cap_text(str(scope.get("path", "")), MAX_LOGGED_PATH)),
                 status=status_code,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
                 **scope.get("state", {}).get(ACCESS_FIELDS, {}),
