@@ -85,3 +85,13 @@ async def test_event_frames_carry_source_context(client: httpx.AsyncClient, even
     assert "1 / 0" in raising["context_line"]
     assert raising["pre_context"]
     assert raising["in_app"] is True
+
+
+async def test_event_url_keeps_the_services_own_address_as_sentrys_server_does(
+    client: httpx.AsyncClient, events: Events
+) -> None:
+    await client.get("/orders/7", headers={"Host": "10.1.2.3:8200"})
+    (event,) = events()
+    assert event["request"]["url"] == "http://10.1.2.3:8200/orders/7"
+    # Sentry's server replaces addresses in headers; the service does the same before the event leaves.
+    assert event["request"]["headers"]["host"] == "[ip]:8200"

@@ -32,6 +32,7 @@ _SERVER_FILTER = re.compile(
 _IPV4 = re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|[01]?\d\d?)\.){3}(?:25[0-5]|2[0-4]\d|[01]?\d\d?)\b")
 # Inside the parts the server scrubs, the keys it leaves alone.
 _SERVER_SKIPPED_KEYS = frozenset({"User-Agent", "user-agent"})
+_SERVER_KEPT_REQUEST_KEYS = frozenset({"query_string", "url"})
 
 
 def event_values(event: Event, section: str) -> list[dict[str, Any]]:
@@ -80,8 +81,9 @@ def scrub_as_sentry_would(event: Event) -> None:
             event[key] = _server_floor(event[key])
     request: Any = event.get("request")
     if isinstance(request, dict):
-        # The server reads the query string as name/value pairs, whose sensitive names the policy has filtered.
-        event["request"] = {k: v if k == "query_string" else _server_floor(v) for k, v in request.items()}
+        # The server reads the query string as name/value pairs, whose sensitive names the policy has filtered, and
+        # leaves the URL as it is (the service's own address stays readable; the policy has redacted the rest).
+        event["request"] = {k: v if k in _SERVER_KEPT_REQUEST_KEYS else _server_floor(v) for k, v in request.items()}
     crumbs: Any = event.get("breadcrumbs")
     spans: Any = event.get("spans")
     items = [
