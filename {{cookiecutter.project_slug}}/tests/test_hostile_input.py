@@ -17,7 +17,7 @@ from types import ModuleType
 import httpx
 import pytest
 
-from app.core import secret_names, server_rules, text_rules
+from app.core import secret_names, server_rules, text_rules, token_shapes
 from app.core.redaction import FILTERED, MAX_TEXT_LENGTH, apply_value_rules, redact_text
 from app.middleware.request_context import MAX_LOGGED_PATH
 from tests.conftest import Events
@@ -71,6 +71,22 @@ HOSTILE = (
     ("", "1.1.1."),
     ("", "aB"),
     ("", "AAAa"),
+    ("", "Key ("),  # database texts that quote a value
+    ("Key (", "a"),
+    ("", "Key (a)=("),
+    ("Failing row contains (", "(a"),
+    ("", 'invalid input syntax for type uuid: "'),
+    ('invalid input syntax for type uuid: "', "\\"),
+    ("", "sk_live_"),  # vendors' token shapes
+    ("sk_live_", "a"),
+    ("", "ghp_a"),
+    ("", "xoxb-"),
+    ("xoxb-", "a-"),
+    ("hooks.slack.com/services/", "a/"),
+    ("", "AKIA"),
+    ("", "AIza-"),
+    ("api", "%5F"),  # percent-encoded names
+    ("", "%"),
 )
 
 
@@ -92,7 +108,11 @@ def rules_of(*modules: ModuleType) -> dict[str, re.Pattern[str]]:
 # The two halves of the pair rule are matched only at a separator, never searched for: they are held to linearity
 # through the pair rule as a whole (the last tests here), where each separator's name and value are read once.
 ANCHORED = frozenset({"text_rules._NAME_BEFORE", "text_rules._VALUE_AFTER"})
-RULES = {name: rule for name, rule in rules_of(text_rules, server_rules, secret_names).items() if name not in ANCHORED}
+RULES = {
+    name: rule
+    for name, rule in rules_of(text_rules, token_shapes, server_rules, secret_names).items()
+    if name not in ANCHORED
+}
 
 
 def seconds(work: Callable[[str], object], text: str, *, runs: int) -> float:

@@ -6,7 +6,9 @@ Part of the policy; the rest of the service imports ``app.core.redaction``.
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote_plus
 
+from app.core import token_shapes
 from app.core.secret_names import is_sensitive_key
 
 FILTERED = "[Filtered]"
@@ -26,9 +28,10 @@ _AUTH_SCHEME = re.compile(r"\b((?i:bearer)|Basic|Digest)(\s++)[A-Za-z0-9._~+/=-]
 _URL_USERINFO = re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,40}+://)[^\s/?#@'\"<>]++@")
 # name=value, name: value, 'name': 'value', "name": "value" (query strings, reprs, JSON, connection strings). Found
 # from each separator backwards (on the reversed text), so that names inside a value (a query string in a URL) are
-# found too, and text without "=" or ":" costs nothing.
+# found too, and text without "=" or ":" costs nothing. A name is percent-decoded (form encoding: "+" is a space)
+# before the name rules read it, so that "api%5Fkey=" is "api_key=".
 _SEPARATOR = re.compile(r"[=:]")
-_NAME_BEFORE = re.compile(r"\s*+['\"]?+([A-Za-z0-9_.-]*+)(?<=[A-Za-z_])")
+_NAME_BEFORE = re.compile(r"\s*+['\"]?+([A-Za-z0-9_.%+-]*+)(?<=[A-Za-z_%])")
 _VALUE_AFTER = re.compile(
     r"""\s*+(?:'(?:[^'\\]++|\\.)*+'|"(?:[^"\\]++|\\.)*+"|(?:(?i:bearer|basic|digest|token)\s++)?[^\s&,;)}\]'"<>]++)"""
 )
@@ -39,6 +42,15 @@ _LOOSE = re.compile(
 _LOOSE_HINTS = ("pass", "secret", "token", "key", "pin", "otp")
 # Driver texts that quote a bound value: asyncpg's "invalid input for query argument $1: 'value' (...)".
 _QUERY_ARGUMENT = re.compile(r"(query argument \$\d++: )(?:'(?:[^'\\]++|\\.)*+'|\S++)")
+# PostgreSQL's texts that quote a value: a value that cannot be parsed, and the DETAIL of a constraint violation
+# (the key of a unique violation, the whole row of a NOT NULL or CHECK violation). The value always goes, whatever
+# its column: such a column often holds an e-mail address or a key, and its name says enough to debug.
+_INVALID_INPUT = re.compile(
+    r"""(invalid input (?:syntax|value) for (?:type|enum) [^:\n]{1,80}+: |invalid UUID )"""
+    r"""(?:"(?:[^"\\]++|\\.)*+"|'(?:[^'\\]++|\\.)*+')"""
+)
+_PARENTHESIZED = r"(?:[^()]++|\([^()]*+\))*+"
+_QUOTED_ROW = re.compile(rf"(Key \({_PARENTHESIZED}\)=\(|Failing row contains \(){_PARENTHESIZED}(\))")
 _CARD = re.compile(r"\d(?:[ -]?\d){12,18}")
 
 
@@ -79,7 +91,7 @@ def _redact_pairs(text: str) -> str:
         if sep < done:
             continue
         name = _NAME_BEFORE.match(reversed_text, size - sep)
-        if name is None or not is_sensitive_key(name.group(1)[::-1]):
+        if name is None or not is_sensitive_key(_decoded(name.group(1)[::-1])):
             continue
         value = _VALUE_AFTER.match(text, sep + 1)
         if value is None:
@@ -89,6 +101,10 @@ def _redact_pairs(text: str) -> str:
         parts += (text[done : value.end() - len(raw)], quote, FILTERED, quote)
         done = value.end()
     return "".join((*parts, text[done:])) if parts else text
+
+
+def _decoded(name: str) -> str:
+    return unquote_plus(name) if "%" in name or "+" in name else name
 
 
 def cap_text(text: str, limit: int = MAX_TEXT_LENGTH) -> str:
@@ -108,6 +124,14 @@ def apply_value_rules(text: str) -> str:
         text = _URL_USERINFO.sub(rf"\1{FILTERED}:{FILTERED}@", text)
     if "argument $" in text:
         text = _QUERY_ARGUMENT.sub(rf"\1{FILTERED}", text)
+    if "invalid " in text:
+        text = _INVALID_INPUT.sub(rf"\1{FILTERED}", text)
+    if "Key (" in text or "Failing row" in text:
+        text = _QUOTED_ROW.sub(rf"\1{FILTERED}\2", text)
+    if any(hint in text for hint in token_shapes.HINTS):
+        text = token_shapes.TOKEN.sub(FILTERED, text)
+    if "hooks.slack.com/" in text:
+        text = token_shapes.SLACK_WEBHOOK.sub(rf"\1{FILTERED}", text)
     if "=" in text or ":" in text:
         text = _redact_pairs(text)
     lowered = text.lower()
