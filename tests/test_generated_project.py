@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sentry_relay.processing import StoreNormalizer, convert_datascrubbing_config, pii_strip_event
@@ -267,10 +268,16 @@ def test_sentrys_own_scrubber_finds_nothing_left_in_the_corpus_events(
 ) -> None:
     """Relay, with Sentry's default server-side rules, over every event the generated suite's secret corpus sent."""
     dump = tmp_path / "corpus-events.json"
-    corpus = [venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_redaction_corpus.py"]
+    files = ["tests/test_redaction_corpus.py", "tests/test_redaction_shapes_corpus.py"]
+    corpus = [venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files]
     assert_ok(run(corpus, cwd=default_project, env={"REDACTION_CORPUS_DUMP": str(dump)}))
-    events = json.loads(dump.read_text(encoding="utf-8"))
-    assert {event.get("type", "event") for event in events} == {"event", "transaction"}
+    for written in (dump, tmp_path / "corpus-events-shapes.json"):
+        events = json.loads(written.read_text(encoding="utf-8"))
+        assert {event.get("type", "event") for event in events} == {"event", "transaction"}, written.name
+        assert_relay_finds_nothing(events)
+
+
+def assert_relay_finds_nothing(events: list[dict[str, Any]]) -> None:
     config = convert_datascrubbing_config(
         {"scrubData": True, "scrubDefaults": True, "scrubIpAddresses": True, "sensitiveFields": [], "excludeFields": []}
     )

@@ -6,11 +6,11 @@ Every field of every line goes through it, whichever logger wrote it (structlog,
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 
-from app.core.redaction import FILTERED, is_sensitive_key, redact, redact_text
+from app.core.redaction import FILTERED, MAX_DEPTH, is_sensitive_key, redact, redact_text
 
 if TYPE_CHECKING:
     from structlog.typing import EventDict, ExcInfo, WrappedLogger
@@ -35,16 +35,32 @@ def redact_fields(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict
 
 
 def redact_exception(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """The messages of a rendered exception chain go through the same rules (its frames are source, not data)."""
+    """The messages of a rendered exception chain go through the same rules (its frames are source, not data),
+    every member of an exception group included, and groups within groups."""
     rendered = event_dict.get("exception")
     if isinstance(rendered, str):  # a plain-text traceback
         event_dict["exception"] = redact_text(rendered)
-    for exception in rendered if isinstance(rendered, list) else []:
-        if isinstance(exception, dict):
-            for key in ("exc_value", "exc_notes", "syntax_error"):
-                if key in exception:
-                    exception[key] = redact(exception[key])
+    elif isinstance(rendered, list):
+        _redact_stacks(rendered, 0)
     return event_dict
+
+
+def _redact_stacks(stacks: list[Any], depth: int) -> None:
+    """structlog's dict traceback: a list of exceptions, each group holding a list of such lists."""
+    for exception in stacks:
+        if not isinstance(exception, dict):
+            continue
+        for key in ("exc_value", "exc_notes", "syntax_error"):
+            if key in exception:
+                exception[key] = redact(exception[key])
+        members = exception.get("exceptions")
+        if members is None:
+            continue
+        if depth >= MAX_DEPTH or not isinstance(members, list) or not all(isinstance(m, list) for m in members):
+            exception["exceptions"] = FILTERED  # deeper than the walk goes, or not structlog's shape: not shown
+            continue
+        for member in members:
+            _redact_stacks(member, depth + 1)
 
 
 def redacted_traceback(stream: TextIO, exc_info: ExcInfo) -> None:
