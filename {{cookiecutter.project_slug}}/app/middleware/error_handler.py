@@ -21,6 +21,7 @@ from app.core.logging import add_to_access_line
 from app.core.sentry import report
 from app.exceptions import AppException
 from app.middleware.allowed_methods import allow_header
+from app.middleware.validation_messages import message_without_input
 from app.schemas.errors import GENERIC_MESSAGE, error_code_for, error_response
 
 if TYPE_CHECKING:
@@ -84,11 +85,12 @@ async def handle_app_exception(request: Request, exc: AppException) -> Response:
 
 
 async def handle_validation_error(request: Request, exc: RequestValidationError) -> Response:
-    # Field, message and type only: the rejected input may hold a secret and is never echoed back.
+    # Field, message and type only: the rejected input may hold a secret and is never echoed back, not even
+    # inside a validator's message.
     errors = [
         {
             "field": ".".join(str(part) for part in error.get("loc", ())),
-            "message": str(error.get("msg", "")),
+            "message": message_without_input(error),
             "type": str(error.get("type", "")),
         }
         for error in exc.errors()
