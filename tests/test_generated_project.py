@@ -1,8 +1,8 @@
 """A baked service, installed the documented way, passes its own suite, lints, type-checks and serves.
 
-Tiers: the generated suite on SQLite (each environment, hostile names) and on a real PostgreSQL server (in
-parallel workers); ruff and mypy --strict over a matrix of answers; alembic up/down/up/check on both databases;
-and a smoke run of the freshly baked service under a real uvicorn process.
+Tiers: the generated suite on SQLite (each environment, hostile names, hostile exported variables) and on a real
+PostgreSQL server (in parallel workers); ruff and mypy --strict over a matrix of answers; alembic up/down/up/check
+on both databases; and a smoke run of the freshly baked service under a real uvicorn process.
 """
 
 from __future__ import annotations
