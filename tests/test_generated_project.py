@@ -1,8 +1,8 @@
 """A baked service, installed the documented way, passes its own suite, lints, type-checks and serves.
 
-Tiers: the generated suite on SQLite (each environment, hostile names) and on a real PostgreSQL server (in
-parallel workers); ruff and mypy --strict over a matrix of answers; alembic up/down/up/check on both databases;
-and a smoke run of the freshly baked service under a real uvicorn process.
+Tiers: the generated suite on SQLite (each environment, hostile names, hostile exported variables) and on a real
+PostgreSQL server (in parallel workers); ruff and mypy --strict over a matrix of answers; alembic up/down/up/check
+on both databases; and a smoke run of the freshly baked service under a real uvicorn process.
 """
 
 from __future__ import annotations
@@ -30,6 +30,18 @@ pytestmark = pytest.mark.slow
 
 HOSTILE_NAME = 'Ünïcode "Quoted" O\'Brien \\ {{ not_jinja }} """ 🚀'
 SUITE_TIMEOUT = 600
+# Service variables a CI runner or a container may export: valid values that change what a test would see, and
+# (every other field of Settings, see the test) invalid ones. Settings ignore case; the SDK reads SENTRY_* itself.
+HOSTILE_SERVICE_VARIABLES = {
+    "ENVIRONMENT": "production",
+    "environment": "prod",
+    "DATABASE_URL": "postgresql+asyncpg://app:exported-password@127.0.0.1:9/app",
+    "SENTRY_DSN": "https://exportedkey@o1.ingest.sentry.invalid/1",
+    "LOG_LEVEL": "CRITICAL",
+    "LOG_FORMAT": "console",
+    "SENTRY_ENVIRONMENT": "exported",
+    "SENTRY_RELEASE": "exported@0",
+}
 
 
 def run(
@@ -148,6 +160,19 @@ def test_suite_passes_when_baked_for_each_environment(
     project = bake(tmp_path, **answers).project
     output = assert_ok(run([venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x"], cwd=project))
     assert pytest_summary(output).get("passed", 0) > 50
+
+
+def test_suite_passes_with_hostile_service_variables_exported(default_project: Path, venv_python: Path) -> None:
+    fields = "from app.core.config import Settings; print(*Settings.model_fields)"
+    names = assert_ok(run([venv_python, "-c", fields], cwd=default_project)).split()
+    assert {"ENVIRONMENT", "DATABASE_URL", "SENTRY_DSN", "LOG_LEVEL"} <= set(names)
+    exported = dict.fromkeys(names, "not-a-valid-value") | HOSTILE_SERVICE_VARIABLES
+
+    suite = [venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
+    output = assert_ok(run(suite, cwd=default_project, env=exported))
+    summary = pytest_summary(output)
+    assert summary.get("passed", 0) > 50
+    assert summary.get("failed", 0) == 0
 
 
 def test_hostile_project_name_bakes_a_working_service(

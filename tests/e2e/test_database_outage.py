@@ -16,6 +16,7 @@ POSTS = "/api/v1/posts"
 # DB_CONNECT_TIMEOUT and HEALTH_CHECK_TIMEOUT below, plus room for a loaded machine.
 BOUND_SECONDS = 5.0
 SETTINGS = {"DB_CONNECT_TIMEOUT": "1", "HEALTH_CHECK_TIMEOUT": "1"}
+PROBES = 20
 
 
 @pytest.fixture
@@ -55,3 +56,24 @@ def test_stopped_postgresql_is_503_and_the_service_recovers_when_it_is_back(
         assert client.get("/health/ready").status_code == 200
         assert [post["title"] for post in client.get(POSTS).json()["items"]] == ["Survives"]
     assert served.process.poll() is None, "the service must not need a restart"
+
+
+def test_readiness_logs_the_outage_once_and_the_recovery_once_over_many_probes(
+    served: RunningService, database: PostgresServer
+) -> None:
+    """A probe every few seconds during an outage: one warning when it starts, one line when it ends, no
+    traceback per probe."""
+    with ServiceClient(served.url) as client:
+        assert client.get("/health/ready").status_code == 200
+        database.stop()
+        for _ in range(PROBES):
+            assert_unavailable(client.get("/health/ready"))
+        database.start()
+        for _ in range(PROBES):
+            assert client.get("/health/ready").status_code == 200
+
+    records = [record for record in served.log_records() if record.get("logger") != "app.access"]
+    changes = [record for record in records if str(record.get("event", "")).startswith("database ")]
+    assert [record["event"] for record in changes] == ["database unreachable", "database reachable again"]
+    assert changes[0]["port"] == database.port
+    assert not [record for record in records if "exception" in record], served.output_tail()

@@ -23,6 +23,7 @@ from app.core.redaction import configure as configure_redaction
 from app.core.sentry import init_sentry, sentry_status, trace_queries
 from app.core.shutdown import drain_on_sigterm
 from app.db.engine import build_engine
+from app.db.reachability import DatabaseWatch
 from app.db.session import build_sessionmaker
 from app.middleware.allowed_methods import ALLOWED_METHODS, allowed_methods_by_path
 from app.middleware.error_handler import add_exception_handlers
@@ -50,9 +51,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 {%- endif %}
     # Every router is included by now, and routes added after create_app() too: the 405's Allow header.
     setattr(app.state, ALLOWED_METHODS, allowed_methods_by_path(app.routes))
+    # Checked once, so that the start says whether the database answers; the service starts either way, and
+    # readiness answers 503 until it does.
+    app.state.database = DatabaseWatch(engine)
+    database_answers = await app.state.database.check(settings.HEALTH_CHECK_TIMEOUT)
     log.info(
         "service started",
         environment=settings.ENVIRONMENT,
+        database="ok" if database_answers else "unreachable",
         release=settings.SENTRY_RELEASE,
         **sentry_status(settings, enabled=sentry_enabled),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Any, Literal
 
 from alembic import context
@@ -20,6 +21,7 @@ from app.core.config import get_settings
 from app.core.logging import configure_logging
 from app.db.base import Base, UTCDateTime
 from app.db.engine import build_unpooled_engine
+from app.db.reachability import CONNECT_ERRORS, describe_unreachable
 
 config = context.config
 target_metadata = Base.metadata
@@ -55,13 +57,20 @@ def run_migrations(connection: Connection) -> None:
         context.run_migrations()
 
 
-async def run_migrations_online() -> None:
+async def run_migrations_online() -> str | None:
+    """Run the migrations; if the database cannot be reached, return why, in one line, instead."""
     engine = build_unpooled_engine(database_url())
     try:
-        async with engine.connect() as connection:
-            await connection.run_sync(run_migrations)
-    finally:
+        connection = await engine.connect()
+    except CONNECT_ERRORS as exc:
         await engine.dispose()
+        return describe_unreachable(engine.url, exc)
+    try:
+        await connection.run_sync(run_migrations)
+    finally:
+        await connection.close()
+        await engine.dispose()
+    return None
 
 
 if context.is_offline_mode():
@@ -72,4 +81,7 @@ else:
     configure_logging(get_settings())
     # Alembic says which revision it applies; the DDL of each, even at LOG_LEVEL=DEBUG, is for `--sql` to show.
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
-    asyncio.run(run_migrations_online())
+    # An unreachable database is one line, like a bad setting, not a traceback through the driver.
+    if (unreachable := asyncio.run(run_migrations_online())) is not None:
+        print(f"alembic: {unreachable}", file=sys.stderr)
+        raise SystemExit(1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -55,6 +56,18 @@ class CapturingTransport(Transport):
         """Every envelope the SDK has sent so far (flushed first), as the text that would go over the wire."""
         sentry_sdk.flush()
         return "\n".join(envelope.serialize().decode("utf-8", "replace") for envelope in self.envelopes)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_service_variables() -> Iterator[None]:
+    """The suite reads none of the service's variables a shell or CI runner exported (``ENVIRONMENT=production``,
+    a real ``DATABASE_URL``): every test starts from the settings it gives itself. Settings ignore case, so do we;
+    the SDK reads ``SENTRY_*`` variables of its own."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.upper() in Settings.model_fields or name.upper().startswith("SENTRY_"):
+                patch.delenv(name)
+        yield
 
 
 MakeSettings = Callable[..., Settings]

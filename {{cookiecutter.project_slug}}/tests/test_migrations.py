@@ -81,26 +81,47 @@ async def test_downgrade_removes_everything_and_upgrade_works_again(empty_databa
     assert (await describe(empty_database_url))["tables"] == {"alembic_version", *Base.metadata.tables}
 
 
-async def test_alembic_command_line_migrates_the_given_database_naming_revisions_not_ddl(
-    empty_database_url: str,
-) -> None:
-    # DATABASE_URL points nowhere: the migration must use the -x dburl given on the command line.
-    unreachable = f"postgresql+asyncpg://app@127.0.0.1:{closed_port()}/app"
-    env = {**os.environ, "DATABASE_URL": unreachable, "ENVIRONMENT": "staging", "LOG_FORMAT": "json"}
-    env["LOG_LEVEL"] = "DEBUG"  # the level that shows the service's own SQL: migrations still do not print theirs
-
+async def alembic_command_line(*args: str, env: dict[str, str]) -> tuple[int | None, str, str]:
+    """Run ``python -m alembic ARGS`` as a user would, in the project's folder: exit status, stdout, stderr."""
     process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "alembic", "-x", f"dburl={empty_database_url}", "upgrade", "head"),
+        *(sys.executable, "-m", "alembic", *args),
         cwd=PROJECT_ROOT,
-        env=env,
+        env={**os.environ, "ENVIRONMENT": "staging", "LOG_FORMAT": "json", **env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     async with asyncio.timeout(60):
         stdout, stderr = await process.communicate()
+    return process.returncode, stdout.decode(), stderr.decode()
 
-    assert process.returncode == 0, stderr.decode()
+
+async def test_alembic_command_line_migrates_the_given_database_naming_revisions_not_ddl(
+    empty_database_url: str,
+) -> None:
+    # DATABASE_URL points nowhere: the migration must use the -x dburl given on the command line.
+    unreachable = f"postgresql+asyncpg://app@127.0.0.1:{closed_port()}/app"
+    # LOG_LEVEL=DEBUG: the level that shows the service's own SQL; migrations still do not print theirs.
+    env = {"DATABASE_URL": unreachable, "LOG_LEVEL": "DEBUG"}
+    migrate = ("-x", f"dburl={empty_database_url}", "upgrade", "head")
+
+    returncode, stdout, stderr = await alembic_command_line(*migrate, env=env)
+
+    assert returncode == 0, stderr
     revisions = ScriptDirectory.from_config(Config(PROJECT_ROOT / "alembic.ini")).walk_revisions()
-    assert all(f"-> {revision.revision}," in stdout.decode() for revision in revisions)
-    assert "CREATE TABLE" not in (stdout + stderr).decode()
+    assert all(f"-> {revision.revision}," in stdout for revision in revisions)
+    assert "CREATE TABLE" not in stdout + stderr
     await alembic(empty_database_url, command.check)
+
+
+async def test_alembic_against_an_unreachable_database_fails_with_one_line_and_no_password() -> None:
+    port = closed_port()
+    password = "planted-Pw-5e0d2"
+    env = {"DATABASE_URL": f"postgresql+asyncpg://app:{password}@127.0.0.1:{port}/orders"}
+
+    returncode, stdout, stderr = await alembic_command_line("upgrade", "head", env=env)
+
+    assert returncode == 1
+    [line] = (stdout + stderr).strip().splitlines()
+    assert line.startswith(f"alembic: cannot reach the database at 127.0.0.1:{port} (database orders): ")
+    assert "ConnectionRefusedError" in line
+    assert password not in line

@@ -21,6 +21,7 @@ from app.core.logging import add_to_access_line
 from app.core.sentry import report
 from app.exceptions import AppException
 from app.middleware.allowed_methods import allow_header
+from app.middleware.validation_messages import message_without_input
 from app.schemas.errors import GENERIC_MESSAGE, error_code_for, error_response
 
 if TYPE_CHECKING:
@@ -67,12 +68,11 @@ def unexpected_error_response(exc: Exception, request_id: str, path: str = "") -
 
 
 async def handle_app_exception(request: Request, exc: AppException) -> Response:
+    add_to_access_line(request, error=exc.error_code)
     event_id = None
     if exc.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
         event_id = report(exc, request.url.path)
         log.error("request failed", error=exc.error_code, event_id=event_id, exc_info=exc)
-    else:
-        add_to_access_line(request, error=exc.error_code)
     return error_response(
         status_code=exc.status_code,
         error=exc.error_code,
@@ -84,11 +84,12 @@ async def handle_app_exception(request: Request, exc: AppException) -> Response:
 
 
 async def handle_validation_error(request: Request, exc: RequestValidationError) -> Response:
-    # Field, message and type only: the rejected input may hold a secret and is never echoed back.
+    # Field, message and type only: the rejected input may hold a secret and is never echoed back, not even
+    # inside a validator's message.
     errors = [
         {
             "field": ".".join(str(part) for part in error.get("loc", ())),
-            "message": str(error.get("msg", "")),
+            "message": message_without_input(error),
             "type": str(error.get("type", "")),
         }
         for error in exc.errors()
@@ -104,6 +105,7 @@ async def handle_validation_error(request: Request, exc: RequestValidationError)
 
 
 async def handle_http_exception(request: Request, exc: StarletteHTTPException) -> Response:
+    add_to_access_line(request, error=error_code_for(exc.status_code))
     event_id = None
     if exc.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
         event_id = report(exc, request.url.path)
@@ -111,7 +113,6 @@ async def handle_http_exception(request: Request, exc: StarletteHTTPException) -
         log.error("request failed", status=exc.status_code, event_id=event_id, exc_info=exc)
     else:
         message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        add_to_access_line(request, error=error_code_for(exc.status_code))
     headers = dict(exc.headers or {})
     if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
         headers.update(allow_header(request))  # every method of the path, not only the first route's
@@ -140,10 +141,12 @@ async def handle_database_error(request: Request, exc: DBAPIError) -> Response:
     """Driver errors not caught more specifically: 503 when the database is unavailable, else a plain 500."""
     if is_database_unavailable(exc):
         return await handle_database_unavailable(request, exc)
+    add_to_access_line(request, error="INTERNAL_ERROR")
     return unexpected_error_response(exc, request_id_of(request), request.url.path)
 
 
 async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
+    add_to_access_line(request, error="SERVICE_UNAVAILABLE")
     event_id = report(exc, request.url.path)
     log.error("database unavailable", error_type=type(exc).__name__, event_id=event_id, exc_info=exc)
     return error_response(

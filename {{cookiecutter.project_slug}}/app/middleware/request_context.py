@@ -121,6 +121,7 @@ class RequestContextMiddleware:
                 raise
             # Rendered here rather than in ServerErrorMiddleware: one capture, our headers, no re-raise.
             response = unexpected_error_response(exc, request_id, str(scope.get("path", "")))
+            scope["state"][ACCESS_FIELDS] = {"error": error_code_for(status.HTTP_500_INTERNAL_SERVER_ERROR)}
             await response(scope, receive, send_with_request_id)
         finally:
             log_access(
