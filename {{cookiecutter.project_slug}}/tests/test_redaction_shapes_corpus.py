@@ -90,7 +90,7 @@ async def planted(
     if dump:
         items = sentry_transport.items("event") + sentry_transport.items("transaction")
         shapes_dump = Path(dump).with_name(f"{Path(dump).stem}-shapes.json")
-        shapes_dump.write_text(json.dumps(items), encoding="utf-8")  # noqa: ASYNC240  (once, after the request)
+        shapes_dump.write_text(json.dumps(items), encoding="utf-8")
     return sent, log_stream.getvalue()
 
 
