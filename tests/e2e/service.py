@@ -77,6 +77,7 @@ import httpx
 import sentry_sdk
 import structlog
 from fastapi import Request
+from sqlalchemy import text
 
 from app.core.sentry import set_request_user
 from app.main import create_app
@@ -131,10 +132,20 @@ async def plant_secrets(token: str, request: Request) -> None:
     db_url = f"postgresql+asyncpg://app:{m['local_db_url']}@db:5432/app"  # noqa: F841  (a local for the event)
     async with httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(200))) as client:
         await client.get(f"https://user:{m['outbound_userinfo']}@api.example.com/v1?api_key={m['outbound_api_key']}")
+    log.info(f"calling the partner with {m['vendor_stripe']}")
+    log.info("calling the partner", note=m["vendor_github"])
+    insert = text("INSERT INTO posts (title, body) VALUES (:title, '')")
     try:
-        raise ValueError(f"invalid input for query argument $1: {m['asyncpg']!r} (expected int)")
-    except ValueError as exc:
-        raise RuntimeError(f"login failed for token {m['exception_token']} (card {m['exception_card']})") from exc
+        async with request.app.state.sessionmaker() as session, session.begin():
+            for _ in range(2):  # a unique violation: PostgreSQL's DETAIL quotes the duplicate key
+                await session.execute(insert, {"title": m["unique_key"]})
+    except Exception as unique:
+        log.warning("duplicate post", exc_info=unique)
+        try:
+            raise ValueError(f"invalid input for query argument $1: {m['asyncpg']!r} (expected int)") from unique
+        except ValueError as exc:
+            card, aws = m["exception_card"], m["vendor_aws"]
+            raise RuntimeError(f"login failed for token {m['exception_token']} (card {card}, key {aws})") from exc
 '''
 
 

@@ -2,9 +2,10 @@
 
 One request carries a secret for each family the redaction policy covers (query and header names, body values,
 a sensitive path parameter) and asks the e2e route to put more where service code would (log fields, a stdlib
-message, tags, extra, a context, a local, an outbound call with credentials, a chained exception); one more
-request puts a JWT in a path no route matches. No marker may be in a stored event, a raw envelope or the
-service's output.
+message, tags, extra, a context, a local, an outbound call with credentials, vendor tokens in log messages, fields
+and an exception, a unique violation whose PostgreSQL text quotes the duplicate key, a chained exception); one
+more request puts a JWT in a path no route matches. No marker may be in a stored event, a raw envelope or the
+service's output. It runs on SQLite and on a real PostgreSQL.
 """
 
 from __future__ import annotations
@@ -25,10 +26,16 @@ EVENT_TIMEOUT_SECONDS = 20.0
 ROUTE_PLANTED = (
     "contextvar", "log_password", "log_api_key", "stdlib_bearer", "log_userinfo", "tag", "extra_userinfo",
     "extra_db", "context_bearer", "local_db_url", "outbound_userinfo", "outbound_api_key", "asyncpg",
-    "exception_token",
+    "exception_token", "unique_key",
 )  # fmt: skip
+# Secrets known by their shape alone: the route plants these too.
+SHAPED_PLANTED = ("vendor_stripe", "vendor_github", "vendor_aws")
 QUERY_NAMES = ("accessToken", "refreshToken", "clientSecret", "apiKey", "key", "code", "sig", "jwt", "otp", "pin")
 HEADER_NAMES = ("X-Authentication", "Ocp-Apim-Subscription-Key", "X-Access-Key", "Authorization")
+
+
+# An AWS key id's alphabet is A-Z and 2-7: hex digits outside it are mapped into it.
+AWS_ALPHABET = str.maketrans("0189", "WXYZ")
 
 
 def luhn_card(prefix: str, length: int = 16) -> str:
@@ -59,12 +66,15 @@ def plant() -> dict[str, str]:
     secrets |= {"log_card": luhn_card("4000002"), "exception_card": luhn_card("5500003")}
     secrets["body card"] = luhn_card("4000004")
     secrets["unmatched path jwt"] = f"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ{run}In0.c2ln{run}"
+    secrets["vendor_stripe"] = f"sk_live_e2eZq7w{run}".ljust(32, "x")
+    secrets["vendor_github"] = f"ghp_e2eZq7w{run}".ljust(40, "x")
+    secrets["vendor_aws"] = f"AKIA{uuid.uuid4().hex.upper().translate(AWS_ALPHABET)}"[:20]
     return secrets
 
 
 @pytest.fixture(scope="module")
 def corpus(
-    bugsink: Bugsink, baked_service: BakedService, sqlite_database: str, tmp_path_factory: pytest.TempPathFactory
+    bugsink: Bugsink, baked_service: BakedService, service_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Corpus:
     dsn = bugsink.create_project(f"redaction-{uuid.uuid4().hex[:8]}")
     secrets = plant()
@@ -72,7 +82,7 @@ def corpus(
     headers = {name: secrets[f"header {name}"] for name in HEADER_NAMES}
     headers["Authorization"] = f"Bearer {headers['Authorization']}"
     # The secrets the route plants travel in a header whose name the policy knows, so the request itself hides them.
-    route_planted = {name: secrets[name] for name in (*ROUTE_PLANTED, "log_card", "exception_card")}
+    route_planted = {name: secrets[name] for name in (*ROUTE_PLANTED, *SHAPED_PLANTED, "log_card", "exception_card")}
     headers["X-Corpus-Secrets"] = json.dumps(route_planted)
     body = {
         "password": secrets["body password"],
@@ -86,7 +96,7 @@ def corpus(
         tmp_path_factory.mktemp("redaction"),
         app=E2E_APP,
         SENTRY_DSN=dsn,
-        DATABASE_URL=sqlite_database,
+        DATABASE_URL=service_database,
         SENTRY_INCLUDE_LOCALS="true",
         SENTRY_TRACES_SAMPLE_RATE="1.0",
     ) as service:
@@ -117,4 +127,5 @@ def test_no_marker_is_in_a_raw_envelope(corpus: Corpus) -> None:
 def test_no_marker_is_in_the_services_output(corpus: Corpus) -> None:
     output = corpus.service.stdout() + corpus.service.stderr()
     assert "charging" in output, "the route's log lines are in the output"
+    assert "duplicate post" in output, "the unique violation is logged with its exception"
     assert corpus.leaked(output) == []
