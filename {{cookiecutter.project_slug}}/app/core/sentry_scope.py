@@ -19,7 +19,7 @@ import sentry_sdk
 import structlog
 
 from app.core.ids import random_hex_id
-from app.core.paths import route_template
+from app.core.paths import root_path, route_path, route_template
 
 if TYPE_CHECKING:
     from sentry_sdk.types import Event, Hint
@@ -63,12 +63,16 @@ class RequestCapture:
         host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("localhost", 80)))
         if not full:
             headers.pop("host", None)  # read for the URL only
+        prefix = root_path(scope)
         data: dict[str, Any] = {
             "method": scope.get("method"),
-            "url": f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{scope.get('path', '')}",
+            # The root path once, whether or not the server put it into scope["path"] (uvicorn does).
+            "url": f"{scope.get('scheme', 'http')}://{host}{prefix}{route_path(scope)}",
             "query_string": scope.get("query_string", b"").decode("latin-1"),
             "headers": headers,
         }
+        if prefix:
+            data["env"] = {"SCRIPT_NAME": prefix}  # the CGI name of the root path: where the routes' paths begin
         if not full:
             return data
         body = self._body()
@@ -154,7 +158,7 @@ def sentry_request(scope: Scope, receive: Receive, request_id: str) -> Iterator[
             yield capture
             return
         transaction = sentry_sdk.continue_trace(
-            headers, op="http.server", name=str(scope.get("path", "")), source="url", origin="auto.http.app"
+            headers, op="http.server", name=route_path(scope), source="url", origin="auto.http.app"
         )
         transaction.sampled = True
         structlog.contextvars.bind_contextvars(trace_id=transaction.trace_id, span_id=transaction.span_id)
@@ -163,6 +167,6 @@ def sentry_request(scope: Scope, receive: Receive, request_id: str) -> Iterator[
             route = route_template(scope)
             # A path that matches no route is the client's invention: tracing it would only add noise.
             transaction.sampled = route is not None
-            transaction.name = route or str(scope.get("path", ""))
+            transaction.name = route or route_path(scope)
             transaction.source = "route"
             transaction.set_http_status(capture.status_code)

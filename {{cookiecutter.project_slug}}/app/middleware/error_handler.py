@@ -18,6 +18,7 @@ from starlette import status
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.logging import add_to_access_line
+from app.core.paths import route_path
 from app.core.sentry import report
 from app.exceptions import AppException
 from app.middleware.allowed_methods import allow_header
@@ -69,7 +70,7 @@ def unexpected_error_response(exc: Exception, request_id: str, path: str = "") -
 async def handle_app_exception(request: Request, exc: AppException) -> Response:
     event_id = None
     if exc.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
-        event_id = report(exc, request.url.path)
+        event_id = report(exc, route_path(request.scope))
         log.error("request failed", error=exc.error_code, event_id=event_id, exc_info=exc)
     else:
         add_to_access_line(request, error=exc.error_code)
@@ -106,7 +107,7 @@ async def handle_validation_error(request: Request, exc: RequestValidationError)
 async def handle_http_exception(request: Request, exc: StarletteHTTPException) -> Response:
     event_id = None
     if exc.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
-        event_id = report(exc, request.url.path)
+        event_id = report(exc, route_path(request.scope))
         message = HTTPStatus(exc.status_code).phrase
         log.error("request failed", status=exc.status_code, event_id=event_id, exc_info=exc)
     else:
@@ -140,11 +141,11 @@ async def handle_database_error(request: Request, exc: DBAPIError) -> Response:
     """Driver errors not caught more specifically: 503 when the database is unavailable, else a plain 500."""
     if is_database_unavailable(exc):
         return await handle_database_unavailable(request, exc)
-    return unexpected_error_response(exc, request_id_of(request), request.url.path)
+    return unexpected_error_response(exc, request_id_of(request), route_path(request.scope))
 
 
 async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
-    event_id = report(exc, request.url.path)
+    event_id = report(exc, route_path(request.scope))
     log.error("database unavailable", error_type=type(exc).__name__, event_id=event_id, exc_info=exc)
     return error_response(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -157,7 +158,7 @@ async def handle_database_unavailable(request: Request, exc: Exception) -> Respo
 
 
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
-    return unexpected_error_response(exc, request_id_of(request), request.url.path)
+    return unexpected_error_response(exc, request_id_of(request), route_path(request.scope))
 
 
 def add_exception_handlers(app: FastAPI) -> None:
