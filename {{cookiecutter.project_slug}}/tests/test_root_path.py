@@ -13,8 +13,8 @@ import pytest
 from fastapi import FastAPI
 
 from app.core.config import Settings
-from app.core.paths import route_path
-from tests.conftest import FAKE_DSN, CapturingTransport, MakeSettings
+from app.core.paths import is_health_path, route_path
+from tests.conftest import FAKE_DSN, CapturingTransport, MakeSettings, open_client
 
 ROOT = "/svc"
 TOKEN = "Kx9fLmQ2wz"  # a value no other redaction rule would catch: only its parameter's name gives it away
@@ -34,6 +34,10 @@ def app(app: FastAPI) -> FastAPI:
     @app.get("/health/fails")
     async def failing_probe() -> None:
         raise RuntimeError("the probe failed")
+
+    @app.get("/healthcare/fails")
+    async def failing_healthcare_route() -> None:
+        raise RuntimeError("a healthcare route failed")
 
     return app
 
@@ -79,6 +83,17 @@ async def test_a_failing_probe_below_the_root_path_is_neither_reported_nor_trace
     assert sentry_transport.transactions == []
 
 
+async def test_an_error_on_a_route_that_only_starts_like_health_is_reported_and_traced(
+    app: FastAPI, sentry_transport: CapturingTransport
+) -> None:
+    async for client in open_client(app):  # no root path: the route's own path starts with "/health"
+        assert (await client.get("/healthcare/fails")).status_code == 500
+    sentry_transport.everything_sent()
+    (event,) = sentry_transport.events
+    (transaction,) = sentry_transport.transactions
+    assert event["transaction"] == transaction["transaction"] == "/healthcare/fails"
+
+
 @pytest.mark.parametrize(
     ("path", "root", "expected"),
     [
@@ -91,3 +106,10 @@ async def test_a_failing_probe_below_the_root_path_is_neither_reported_nor_trace
 )
 def test_route_path_is_the_path_below_the_root_path(path: str, root: str, expected: str) -> None:
     assert route_path({"type": "http", "path": path, "root_path": root}) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "probe"), [("/health", True), ("/health/live", True), ("/healthcare", False), ("/api/health", False)]
+)
+def test_only_the_health_segment_is_a_probe(path: str, probe: bool) -> None:
+    assert is_health_path(path) is probe

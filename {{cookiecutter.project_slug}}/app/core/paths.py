@@ -36,6 +36,11 @@ def route_path(scope: Scope) -> str:
     return path[len(prefix) :] if path[len(prefix)] == "/" else path
 
 
+def is_health_path(path: str) -> bool:
+    """``/health`` and every path below it, not ``/healthcare``: ``path`` is a route path (see ``route_path``)."""
+    return path == HEALTH_PATH_PREFIX or path.startswith(f"{HEALTH_PATH_PREFIX}/")
+
+
 def route_template(scope: Scope) -> str | None:
     """The matched route's full path template, e.g. ``/api/v1/tags/{tag_id}``; None when nothing matched."""
     # FastAPI resolves router prefixes into an effective route context; scope["route"].path lacks the prefix.

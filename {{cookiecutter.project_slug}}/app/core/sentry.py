@@ -24,7 +24,7 @@ import app
 from app.core.error_limiter import repeated_errors
 from app.core.event_scrubbing import scrub_event, shape_breadcrumb, strip_to_safe_minimum
 from app.core.logging import ACCESS_LOGGER
-from app.core.paths import HEALTH_PATH_PREFIX, route_path
+from app.core.paths import is_health_path, route_path
 from app.core.sentry_scope import sentry_request
 from app.core.sentry_transport import WarnOnceTransport
 from app.core.source_context import add_source_context
@@ -65,7 +65,7 @@ def make_traces_sampler(rate: float) -> Callable[[SamplingContext], float]:
     """Never trace health checks; follow an upstream decision; otherwise sample at ``rate``."""
 
     def traces_sampler(context: SamplingContext) -> float:
-        if route_path(context.get("asgi_scope") or {}).startswith(HEALTH_PATH_PREFIX):
+        if is_health_path(route_path(context.get("asgi_scope") or {})):
             return 0.0
         parent = context.get("parent_sampled")
         if parent is not None:
@@ -148,7 +148,7 @@ def report(exc: BaseException, path: str = "") -> str | None:
     if not sentry_sdk.get_client().is_active():
         # Without a client the SDK still builds the whole event (stack, locals, source lines) to throw it away.
         return None
-    if path.startswith(HEALTH_PATH_PREFIX):
+    if is_health_path(path):
         return None
     send, skipped = repeated_errors.admit(exc)
     if not send:
