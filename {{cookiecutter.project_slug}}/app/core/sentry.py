@@ -2,8 +2,9 @@
 
 Use ``init_sentry`` once per process, ``report`` to send an error, ``sentry_request`` around each request,
 ``trace_queries`` on each engine and ``set_request_user`` once a request knows its user. The parts behind these
-(``sentry_scope``, ``sql_tracing``, ``error_limiter``, ``source_context``, ``sentry_transport`` and
-``event_scrubbing``, which applies the redaction policy of ``redaction`` to events) are imported from here only.
+(``sentry_scope``, with ``trace_sampling`` behind it, ``sql_tracing``, ``error_limiter``, ``source_context``,
+``sentry_transport`` and ``event_scrubbing``, which applies the redaction policy of ``redaction`` to events) are
+imported from here only.
 """
 
 from __future__ import annotations
