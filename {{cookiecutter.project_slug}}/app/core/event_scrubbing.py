@@ -42,10 +42,12 @@ def _path_secrets(event: Event) -> set[str]:
     """The values that route parameters with sensitive names (``/reset/{token}``) took in this request's URL."""
     request = event.get("request")
     url = request.get("url") if isinstance(request, dict) else None
+    env = request.get("env") if isinstance(request, dict) else None
     route = event.get("transaction")
     if not (isinstance(url, str) and isinstance(route, str) and "{" in route and "://" in url):
         return set()
-    segments = url.partition("://")[2].partition("?")[0].split("/")[1:]
+    root = str(env.get("SCRIPT_NAME", "")) if isinstance(env, dict) else ""  # the root path: --root-path /svc
+    segments = url.partition("://")[2].partition("?")[0].split("/")[1 + root.count("/") :]  # the route's below it
     secrets = set()
     for index, name in enumerate(route.split("/")[1:]):
         param, _, converter = name.strip("{}").partition(":")

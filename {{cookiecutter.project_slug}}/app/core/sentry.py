@@ -2,8 +2,9 @@
 
 Use ``init_sentry`` once per process, ``report`` to send an error, ``sentry_request`` around each request,
 ``trace_queries`` on each engine and ``set_request_user`` once a request knows its user. The parts behind these
-(``sentry_scope``, ``sql_tracing``, ``error_limiter``, ``source_context``, ``sentry_transport`` and
-``event_scrubbing``, which applies the redaction policy of ``redaction`` to events) are imported from here only.
+(``sentry_scope``, with ``trace_sampling`` behind it, ``sql_tracing``, ``error_limiter``, ``source_context``,
+``sentry_transport`` and ``event_scrubbing``, which applies the redaction policy of ``redaction`` to events) are
+imported from here only.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import app
 from app.core.error_limiter import repeated_errors
 from app.core.event_scrubbing import scrub_event, shape_breadcrumb, strip_to_safe_minimum
 from app.core.logging import ACCESS_LOGGER
-from app.core.paths import HEALTH_PATH_PREFIX
+from app.core.paths import is_health_path, route_path
 from app.core.sentry_scope import sentry_request
 from app.core.sentry_transport import WarnOnceTransport
 from app.core.source_context import add_source_context
@@ -65,8 +66,7 @@ def make_traces_sampler(rate: float) -> Callable[[SamplingContext], float]:
     """Never trace health checks; follow an upstream decision; otherwise sample at ``rate``."""
 
     def traces_sampler(context: SamplingContext) -> float:
-        scope = context.get("asgi_scope") or {}
-        if str(scope.get("path", "")).startswith(HEALTH_PATH_PREFIX):
+        if is_health_path(route_path(context.get("asgi_scope") or {})):
             return 0.0
         parent = context.get("parent_sampled")
         if parent is not None:
@@ -149,7 +149,7 @@ def report(exc: BaseException, path: str = "") -> str | None:
     if not sentry_sdk.get_client().is_active():
         # Without a client the SDK still builds the whole event (stack, locals, source lines) to throw it away.
         return None
-    if path.startswith(HEALTH_PATH_PREFIX):
+    if is_health_path(path):
         return None
     send, skipped = repeated_errors.admit(exc)
     if not send:

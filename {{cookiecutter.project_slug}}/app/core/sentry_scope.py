@@ -4,12 +4,11 @@ The stock integrations pay on every request for work most requests never use: a 
 is not sampled, a span around each middleware layer, request data extracted up front. Here every request gets only
 an isolation scope (tags and user stay per request), a fresh trace id (to link log lines with events) and an event
 processor that renders the request's data *if* an event is built. The sampling decision is made before anything
-else, and a transaction exists only for sampled requests.
+else (``trace_sampling``), and a transaction exists only for sampled requests.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -18,8 +17,8 @@ import orjson
 import sentry_sdk
 import structlog
 
-from app.core.ids import random_hex_id
-from app.core.paths import route_template
+from app.core.paths import root_path, route_path, route_template
+from app.core.trace_sampling import decide, incoming_trace, leave_unrecorded, recorded
 
 if TYPE_CHECKING:
     from sentry_sdk.types import Event, Hint
@@ -63,12 +62,16 @@ class RequestCapture:
         host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("localhost", 80)))
         if not full:
             headers.pop("host", None)  # read for the URL only
+        prefix = root_path(scope)
         data: dict[str, Any] = {
             "method": scope.get("method"),
-            "url": f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{scope.get('path', '')}",
+            # The root path once, whether or not the server put it into scope["path"] (uvicorn does).
+            "url": f"{scope.get('scheme', 'http')}://{host}{prefix}{route_path(scope)}",
             "query_string": scope.get("query_string", b"").decode("latin-1"),
             "headers": headers,
         }
+        if prefix:
+            data["env"] = {"SCRIPT_NAME": prefix}  # the CGI name of the root path: where the routes' paths begin
         if not full:
             return data
         body = self._body()
@@ -118,14 +121,6 @@ def _incoming_trace_headers(scope: Scope) -> dict[str, str]:
     }
 
 
-def _sampled(scope: Scope, parent_sampled: bool | None) -> bool:
-    sampler = sentry_sdk.get_client().options.get("traces_sampler")
-    if sampler is None:
-        return False
-    rate = float(sampler({"asgi_scope": scope, "parent_sampled": parent_sampled}))
-    return rate > 0 and random.random() < rate  # noqa: S311  (sampling, not security)
-
-
 @contextmanager
 def sentry_request(scope: Scope, receive: Receive, request_id: str) -> Iterator[RequestCapture]:
     """Run one request in its own Sentry scope; the caller reads the body through the yielded capture's
@@ -138,31 +133,18 @@ def sentry_request(scope: Scope, receive: Receive, request_id: str) -> Iterator[
         capture = RequestCapture(scope, receive)
         isolation.set_tag("request_id", request_id)
         isolation.add_event_processor(capture.process_event)
-        headers = _incoming_trace_headers(scope)
-        if headers:
-            isolation.generate_propagation_context(headers)
-            context = isolation.get_active_propagation_context()
-        else:
-            # A new trace, with ids made the cheap way (see app.core.ids) rather than by two uuid4() calls.
-            isolation.set_new_propagation_context()
-            context = isolation.get_active_propagation_context()
-            context.trace_id = random_hex_id(128)
-            context.span_id = random_hex_id(64)
-        if not _sampled(scope, context.parent_sampled):
-            # Every line logged in this request carries the ids its events will carry (see app.core.logging).
-            structlog.contextvars.bind_contextvars(trace_id=context.trace_id, span_id=context.span_id)
+        context = incoming_trace(_incoming_trace_headers(scope))
+        # Every line logged in this request carries the ids its events will carry (see app.core.logging).
+        structlog.contextvars.bind_contextvars(trace_id=context.trace_id, span_id=context.span_id)
+        if not decide(context, scope):
+            leave_unrecorded(isolation, context)
             yield capture
             return
-        transaction = sentry_sdk.continue_trace(
-            headers, op="http.server", name=str(scope.get("path", "")), source="url", origin="auto.http.app"
-        )
-        transaction.sampled = True
-        structlog.contextvars.bind_contextvars(trace_id=transaction.trace_id, span_id=transaction.span_id)
-        with sentry_sdk.start_transaction(transaction, custom_sampling_context={"asgi_scope": scope}):
+        with recorded(isolation, context, scope, route_path(scope)) as transaction:
             yield capture
             route = route_template(scope)
             # A path that matches no route is the client's invention: tracing it would only add noise.
             transaction.sampled = route is not None
-            transaction.name = route or str(scope.get("path", ""))
+            transaction.name = route or route_path(scope)
             transaction.source = "route"
             transaction.set_http_status(capture.status_code)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from fastapi.routing import iter_route_contexts
 from starlette.routing import compile_path
 
+from app.core.paths import route_path
+
 if TYPE_CHECKING:
     import re
     from collections.abc import Sequence
@@ -37,8 +39,6 @@ def allowed_methods_by_path(routes: Sequence[BaseRoute]) -> AllowedMethods:
 def allow_header(request: Request) -> dict[str, str]:
     """``{"Allow": "DELETE, GET, PATCH"}``: the methods of every route matching the path; empty before start-up."""
     table: AllowedMethods = getattr(request.app.state, ALLOWED_METHODS, [])
-    path, root_path = request.scope["path"], request.scope.get("root_path", "")
-    if root_path and path.startswith(f"{root_path}/"):  # routes match the path below the root path, as in Starlette
-        path = path[len(root_path) :]
+    path = route_path(request.scope)  # what the routes match: the path below the root path
     allowed = {method for regex, methods in table if regex.match(path) for method in methods}
     return {"Allow": ", ".join(sorted(allowed))} if allowed else {}

@@ -18,6 +18,7 @@ from starlette import status
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.logging import add_to_access_line
+from app.core.paths import route_path
 from app.core.sentry import report
 from app.exceptions import AppException
 from app.middleware.allowed_methods import allow_header
@@ -71,7 +72,7 @@ async def handle_app_exception(request: Request, exc: AppException) -> Response:
     add_to_access_line(request, error=exc.error_code)
     event_id = None
     if exc.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
-        event_id = report(exc, request.url.path)
+        event_id = report(exc, route_path(request.scope))
         log.error("request failed", error=exc.error_code, event_id=event_id, exc_info=exc)
     return error_response(
         status_code=exc.status_code,
@@ -108,7 +109,7 @@ async def handle_http_exception(request: Request, exc: StarletteHTTPException) -
     add_to_access_line(request, error=error_code_for(exc.status_code))
     event_id = None
     if exc.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
-        event_id = report(exc, request.url.path)
+        event_id = report(exc, route_path(request.scope))
         message = HTTPStatus(exc.status_code).phrase
         log.error("request failed", status=exc.status_code, event_id=event_id, exc_info=exc)
     else:
@@ -142,12 +143,12 @@ async def handle_database_error(request: Request, exc: DBAPIError) -> Response:
     if is_database_unavailable(exc):
         return await handle_database_unavailable(request, exc)
     add_to_access_line(request, error="INTERNAL_ERROR")
-    return unexpected_error_response(exc, request_id_of(request), request.url.path)
+    return unexpected_error_response(exc, request_id_of(request), route_path(request.scope))
 
 
 async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
     add_to_access_line(request, error="SERVICE_UNAVAILABLE")
-    event_id = report(exc, request.url.path)
+    event_id = report(exc, route_path(request.scope))
     log.error("database unavailable", error_type=type(exc).__name__, event_id=event_id, exc_info=exc)
     return error_response(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -160,7 +161,7 @@ async def handle_database_unavailable(request: Request, exc: Exception) -> Respo
 
 
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
-    return unexpected_error_response(exc, request_id_of(request), request.url.path)
+    return unexpected_error_response(exc, request_id_of(request), route_path(request.scope))
 
 
 def add_exception_handlers(app: FastAPI) -> None:

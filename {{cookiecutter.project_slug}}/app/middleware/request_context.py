@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 
 from app.core.ids import random_hex_id
 from app.core.logging import ACCESS_FIELDS, log_access
-from app.core.paths import route_template
+from app.core.paths import route_path, route_template
 from app.core.redaction import cap_text, redact_text
 from app.core.sentry import sentry_request
 from app.middleware.error_handler import unexpected_error_response
@@ -120,14 +120,14 @@ class RequestContextMiddleware:
             if response_started:
                 raise
             # Rendered here rather than in ServerErrorMiddleware: one capture, our headers, no re-raise.
-            response = unexpected_error_response(exc, request_id, str(scope.get("path", "")))
+            response = unexpected_error_response(exc, request_id, route_path(scope))
             scope["state"][ACCESS_FIELDS] = {"error": error_code_for(status.HTTP_500_INTERNAL_SERVER_ERROR)}
             await response(scope, receive, send_with_request_id)
         finally:
             log_access(
                 method=scope.get("method"),
                 # A route's template holds no values; a path no route matched may hold anything.
-                path=route_template(scope) or redact_text(cap_text(str(scope.get("path", "")), MAX_LOGGED_PATH)),
+                path=route_template(scope) or redact_text(cap_text(route_path(scope), MAX_LOGGED_PATH)),
                 status=status_code,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
                 **scope.get("state", {}).get(ACCESS_FIELDS, {}),
