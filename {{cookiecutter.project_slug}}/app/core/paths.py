@@ -1,14 +1,19 @@
-"""Request paths the service treats specially: the health probes, and the route template a request matched."""
+"""Paths the service treats specially: the health probes, the route template a request matched, its own code."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
+
+import app
 
 if TYPE_CHECKING:
     from starlette.types import Scope
 
 # Probes are answered, never traced and never reported to Sentry.
 HEALTH_PATH_PREFIX = "/health"
+# The folder of the service's own package: its frames are in-app (not library frames under the project folder).
+APP_PACKAGE_DIR = f"{app.__path__[0]}{os.sep}"
 
 
 def route_template(scope: Scope) -> str | None:

@@ -9,7 +9,6 @@ Use ``init_sentry`` once per process, ``report`` to send an error, ``sentry_requ
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -20,11 +19,10 @@ from sentry_sdk.integrations.argv import ArgvIntegration
 from sentry_sdk.integrations.httpx import HttpxIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
 
-import app
 from app.core.error_limiter import repeated_errors
 from app.core.event_scrubbing import scrub_event, shape_breadcrumb, strip_to_safe_minimum
 from app.core.logging import ACCESS_LOGGER
-from app.core.paths import HEALTH_PATH_PREFIX
+from app.core.paths import APP_PACKAGE_DIR, HEALTH_PATH_PREFIX
 from app.core.sentry_scope import sentry_request
 from app.core.sentry_transport import WarnOnceTransport
 from app.core.source_context import add_source_context
@@ -47,9 +45,6 @@ __all__ = [
     "set_request_user",
     "trace_queries",
 ]
-
-# Only the service's own package is in-app: not library frames that resolve under the project folder.
-APP_PACKAGE_DIR = f"{app.__path__[0]}{os.sep}"
 
 
 def before_send(event: Event, hint: Hint) -> Event | None:
