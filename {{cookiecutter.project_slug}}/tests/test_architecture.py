@@ -21,6 +21,7 @@ SENTRY_PARTS = frozenset(
     {
         "app.core.sentry_scope",
         "app.core.sql_tracing",
+        "app.core.error_events",
         "app.core.error_limiter",
         "app.core.source_context",
         "app.core.sentry_transport",

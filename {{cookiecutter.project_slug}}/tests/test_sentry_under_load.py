@@ -1,4 +1,4 @@
-"""Sentry under an error storm: a burst per kind of error, then counts; a full send queue never blocks a request."""
+"""Sentry under an error storm: a full send queue never blocks a request (the limiter: test_error_limiter.py)."""
 
 from __future__ import annotations
 
@@ -7,55 +7,17 @@ import socket
 import statistics
 import time
 
-import httpx
 import pytest
 import sentry_sdk
-from fastapi import FastAPI
 
 from app.core import sentry
 from app.main import create_app
-from tests.conftest import Events, MakeSettings, open_client, reset_sentry
+from tests.conftest import MakeSettings, open_client, reset_sentry
 
 FULL_QUEUE_REQUESTS = 110  # more than the SDK's queue of 100: the first send hangs, the rest queue, then overflow
 # Building an event takes milliseconds; a request that waited on a Sentry that never answers would take seconds.
 REQUEST_LIMIT_SECONDS = 1.0
 MEDIAN_LIMIT_SECONDS = 0.05
-
-
-@pytest.fixture
-def app(app: FastAPI) -> FastAPI:
-    # A second kind of error, next to the ZeroDivisionError of /sentry-debug.
-    @app.get("/orders/{order_id}")
-    async def get_order(order_id: int) -> None:
-        raise RuntimeError(f"order {order_id} exploded")
-
-    return app
-
-
-async def test_error_storm_sends_a_burst_then_counts_what_it_skips(
-    client: httpx.AsyncClient, events: Events, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    limiter = sentry.repeated_errors
-    responses = [await client.get("/sentry-debug") for _ in range(limiter.burst + 5)]
-    assert all(response.status_code == 500 for response in responses)
-    with_event = [response.json()["event_id"] for response in responses if "event_id" in response.json()]
-    assert len(with_event) == limiter.burst
-    assert [event["event_id"] for event in events()] == with_event
-
-    # Once the bucket refills, the next event says how many were skipped meanwhile.
-    monkeypatch.setattr(limiter, "every", 0.0001)
-    response = await client.get("/sentry-debug")
-    sent = events()[-1]
-    assert sent["event_id"] == response.json()["event_id"]
-    assert sent["extra"]["similar_errors_skipped"] == 5
-
-
-async def test_different_errors_are_limited_separately(client: httpx.AsyncClient, events: Events) -> None:
-    for _ in range(sentry.repeated_errors.burst):
-        await client.get("/sentry-debug")
-    response = await client.get("/orders/1")
-    assert "event_id" in response.json()
-    assert len(events()) == sentry.repeated_errors.burst + 1
 
 
 async def test_full_transport_queue_never_blocks_or_breaks_a_request(

@@ -1,4 +1,5 @@
-"""Request paths as the service's routes see them: below the root path, the health probes, the matched route.
+"""Request paths as the service's routes see them (below the root path, the health probes, the matched route),
+and the folder of the service's own code.
 
 Behind a proxy that serves the service under a prefix (``uvicorn --root-path /svc``), uvicorn puts the prefix in
 ``scope["root_path"]`` and in ``scope["path"]`` too. Every comparison of a request's path with the service's own
@@ -7,13 +8,18 @@ paths goes through ``route_path``, which takes the prefix off again, as Starlett
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
+
+import app
 
 if TYPE_CHECKING:
     from starlette.types import Scope
 
 # Probes are answered, never traced and never reported to Sentry.
 HEALTH_PATH_PREFIX = "/health"
+# The folder of the service's own package: its frames are in-app (not library frames under the project folder).
+APP_PACKAGE_DIR = f"{app.__path__[0]}{os.sep}"
 
 
 def root_path(scope: Scope) -> str:

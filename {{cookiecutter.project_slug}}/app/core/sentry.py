@@ -2,17 +2,16 @@
 
 Use ``init_sentry`` once per process, ``report`` to send an error, ``sentry_request`` around each request,
 ``trace_queries`` on each engine and ``set_request_user`` once a request knows its user. The parts behind these
-(``sentry_scope``, with ``trace_sampling`` behind it, ``sql_tracing``, ``error_limiter``, ``source_context``,
-``sentry_transport`` and ``event_scrubbing``, which applies the redaction policy of ``redaction`` to events) are
-imported from here only.
+(``sentry_scope``, with ``trace_sampling`` behind it, ``sql_tracing``, ``error_events``, ``error_limiter``,
+``source_context``, ``sentry_transport`` and ``event_scrubbing``, which applies the redaction policy of
+``redaction`` to events) are imported from here only.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -21,11 +20,11 @@ from sentry_sdk.integrations.argv import ArgvIntegration
 from sentry_sdk.integrations.httpx import HttpxIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
 
-import app
+from app.core.error_events import report_once
 from app.core.error_limiter import repeated_errors
 from app.core.event_scrubbing import scrub_event, shape_breadcrumb, strip_to_safe_minimum
 from app.core.logging import ACCESS_LOGGER
-from app.core.paths import is_health_path, route_path
+from app.core.paths import APP_PACKAGE_DIR, is_health_path, route_path
 from app.core.sentry_scope import sentry_request
 from app.core.sentry_transport import WarnOnceTransport
 from app.core.source_context import add_source_context
@@ -48,9 +47,6 @@ __all__ = [
     "set_request_user",
     "trace_queries",
 ]
-
-# Only the service's own package is in-app: not library frames that resolve under the project folder.
-APP_PACKAGE_DIR = f"{app.__path__[0]}{os.sep}"
 
 
 def before_send(event: Event, hint: Hint) -> Event | None:
@@ -140,24 +136,30 @@ def sentry_status(settings: Settings, *, enabled: bool) -> dict[str, Any]:
     return fields
 
 
-def report(exc: BaseException, path: str = "") -> str | None:
-    """Send an exception to Sentry once and return its event id (None when Sentry is off or sampled out).
+def report(
+    exc: BaseException,
+    path: str = "",
+    *,
+    handled: bool = True,
+    status_code: int | None = None,
+    error_code: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> str | None:
+    """Send an exception to Sentry once; return its event's id, or None when it has none (Sentry off, a health
+    probe, limited, sampled out). Reported again, the same exception returns the same answer and sends nothing.
 
-    A failing health probe is answered, never reported. Repeats of one error beyond a small rate are counted, not
-    sent: see ``app.core.error_limiter``.
+    ``handled=False`` marks an exception the service did not raise on purpose; ``status_code``, ``error_code``
+    and ``details`` say what the client got (see ``app.core.error_events``). Repeats of one error beyond a small
+    rate are counted, not sent: see ``app.core.error_limiter``.
     """
     if not sentry_sdk.get_client().is_active():
         # Without a client the SDK still builds the whole event (stack, locals, source lines) to throw it away.
         return None
     if is_health_path(path):
         return None
-    send, skipped = repeated_errors.admit(exc)
-    if not send:
-        return None
-    if skipped:
-        extras = {"similar_errors_skipped": skipped}
-        return sentry_sdk.capture_exception(exc, extras=extras) or sentry_sdk.last_event_id()
-    return sentry_sdk.capture_exception(exc) or sentry_sdk.last_event_id()
+    return report_once(
+        exc, repeated_errors.admit, handled=handled, status_code=status_code, error_code=error_code, details=details
+    )
 
 
 def set_request_user(user_id: str | int, *, email: str | None = None, settings: Settings) -> None:

@@ -57,7 +57,9 @@ def request_id_of(request: Request) -> str:
 
 def unexpected_error_response(exc: Exception, request_id: str, path: str = "") -> Response:
     """500 with a generic message: the exception's text stays in Sentry and the logs."""
-    event_id = report(exc, path)
+    event_id = report(
+        exc, path, handled=False, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR, error_code="INTERNAL_ERROR"
+    )
     log.error("unexpected error", error_type=type(exc).__name__, event_id=event_id, exc_info=exc)
     return error_response(
         status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
@@ -72,7 +74,9 @@ async def handle_app_exception(request: Request, exc: AppException) -> Response:
     add_to_access_line(request, error=exc.error_code)
     event_id = None
     if exc.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
-        event_id = report(exc, route_path(request.scope))
+        event_id = report(
+            exc, route_path(request.scope), status_code=exc.status_code, error_code=exc.error_code, details=exc.details
+        )
         log.error("request failed", error=exc.error_code, event_id=event_id, exc_info=exc)
     return error_response(
         status_code=exc.status_code,
@@ -109,7 +113,9 @@ async def handle_http_exception(request: Request, exc: StarletteHTTPException) -
     add_to_access_line(request, error=error_code_for(exc.status_code))
     event_id = None
     if exc.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
-        event_id = report(exc, route_path(request.scope))
+        event_id = report(
+            exc, route_path(request.scope), status_code=exc.status_code, error_code=error_code_for(exc.status_code)
+        )
         message = HTTPStatus(exc.status_code).phrase
         log.error("request failed", status=exc.status_code, event_id=event_id, exc_info=exc)
     else:
@@ -148,7 +154,8 @@ async def handle_database_error(request: Request, exc: DBAPIError) -> Response:
 
 async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
     add_to_access_line(request, error="SERVICE_UNAVAILABLE")
-    event_id = report(exc, route_path(request.scope))
+    unavailable = status.HTTP_503_SERVICE_UNAVAILABLE
+    event_id = report(exc, route_path(request.scope), status_code=unavailable, error_code="SERVICE_UNAVAILABLE")
     log.error("database unavailable", error_type=type(exc).__name__, event_id=event_id, exc_info=exc)
     return error_response(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
