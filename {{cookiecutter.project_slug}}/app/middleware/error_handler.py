@@ -6,19 +6,19 @@ with its traceback and sent to Sentry once (``app.core.sentry.report``); its res
 
 from __future__ import annotations
 
-import socket
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 import structlog
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette import status
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.logging import add_to_access_line
 from app.core.sentry import report
+from app.db.errors import constraint_name, is_database_unavailable, is_duplicate, raised_by_database
 from app.exceptions import AppException
 from app.middleware.allowed_methods import allow_header
 from app.schemas.errors import GENERIC_MESSAGE, error_code_for, error_response
@@ -28,25 +28,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-# Failures to reach the database: the client should retry later, the team should hear about it.
-DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
-    OperationalError,
-    InterfaceError,
-    PoolTimeoutError,
-    ConnectionError,
-    TimeoutError,
-    socket.gaierror,
-)
-# SQLSTATEs of a database that is overloaded, restarting or cancelling our statement (class 08: connection).
-UNAVAILABLE_SQLSTATES = frozenset({"57014", "57P01", "57P02", "57P03", "53300"})
-
 log = structlog.get_logger(__name__)
-
-
-def is_database_unavailable(exc: DBAPIError) -> bool:
-    """A driver error that means "cannot reach or use the database right now", not a bug in our SQL."""
-    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
-    return exc.connection_invalidated or sqlstate.startswith("08") or sqlstate in UNAVAILABLE_SQLSTATES
 
 
 def request_id_of(request: Request) -> str:
@@ -125,9 +107,12 @@ async def handle_http_exception(request: Request, exc: StarletteHTTPException) -
     )
 
 
-async def handle_integrity_error(request: Request, exc: Exception) -> Response:
-    # The database's own text names tables, constraints and values: it stays in the logs.
-    add_to_access_line(request, error="CONFLICT_ERROR", constraint_error=type(exc).__name__)
+async def handle_integrity_error(request: Request, exc: IntegrityError) -> Response:
+    """409 for a duplicate value; any other violation (NOT NULL, CHECK, foreign key) is a bug: a reported 500."""
+    if not is_duplicate(exc):
+        return unexpected_error_response(exc, request_id_of(request), request.url.path)
+    # The database's own text holds the duplicate value: the client and the log get the constraint's name only.
+    add_to_access_line(request, error="CONFLICT_ERROR", constraint=constraint_name(exc))
     return error_response(
         status_code=status.HTTP_409_CONFLICT,
         error="CONFLICT_ERROR",
@@ -156,6 +141,13 @@ async def handle_database_unavailable(request: Request, exc: Exception) -> Respo
     )
 
 
+async def handle_os_error(request: Request, exc: OSError) -> Response:
+    """A refused or timed-out database connection arrives as a bare OSError; from the service's own code, a bug."""
+    if raised_by_database(exc):
+        return await handle_database_unavailable(request, exc)
+    return unexpected_error_response(exc, request_id_of(request), request.url.path)
+
+
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
     return unexpected_error_response(exc, request_id_of(request), request.url.path)
 
@@ -167,6 +159,6 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.exception_handler(StarletteHTTPException)(handle_http_exception)
     app.exception_handler(IntegrityError)(handle_integrity_error)
     app.exception_handler(DBAPIError)(handle_database_error)
-    for exc_class in DATABASE_UNAVAILABLE_ERRORS:
-        app.exception_handler(exc_class)(handle_database_unavailable)
+    app.exception_handler(PoolTimeoutError)(handle_database_unavailable)
+    app.exception_handler(OSError)(handle_os_error)
     app.exception_handler(Exception)(handle_unexpected_error)
