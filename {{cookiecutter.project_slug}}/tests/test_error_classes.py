@@ -10,12 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 from sqlalchemy import CheckConstraint, Column, Integer, MetaData, String, Table, insert, make_url, select, text
 
 from app.db.base import NAMING_CONVENTION
 from app.db.session import SessionDep
+from app.schemas.errors import REQUEST_ID_HEADER
 
 Events = Callable[[], list[dict[str, Any]]]
 THINGS = "/test/things"
@@ -55,12 +56,17 @@ def raising(exc: Exception) -> Callable[..., Any]:
     return route
 
 
+async def raising_http(code: int) -> None:
+    raise HTTPException(status_code=code)
+
+
 @pytest.fixture
 def app(app: FastAPI) -> FastAPI:
     app.add_api_route(THINGS, create_thing, methods=["POST"], status_code=201)
     app.add_api_route("/test/missing-table", read_missing_table)
     app.add_api_route("/test/timeout", raising(TimeoutError("the cache took too long")))
     app.add_api_route("/test/connection", raising(ConnectionResetError("the cache hung up")))
+    app.add_api_route("/test/http/{code}", raising_http)
     return app
 
 
@@ -141,3 +147,16 @@ class TestSqliteDatabaseIsLocked:
 
         assert response.status_code == 503
         assert response.json()["error"] == "SERVICE_UNAVAILABLE"
+
+
+@pytest.mark.parametrize("code", [499, 599])
+async def test_status_without_a_standard_phrase_keeps_its_code_and_envelope(
+    client: httpx.AsyncClient, events: Events, code: int
+) -> None:
+    response = await client.get(f"/test/http/{code}")
+
+    assert response.status_code == code
+    body = response.json()
+    assert (body["error"], body["request_id"]) == (f"HTTP_{code}", response.headers[REQUEST_ID_HEADER])
+    assert body["message"]
+    assert [event["event_id"] for event in events()] == ([body["event_id"]] if code >= 500 else [])

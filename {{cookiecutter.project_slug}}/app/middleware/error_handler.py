@@ -6,7 +6,6 @@ with its traceback and sent to Sentry once (``app.core.sentry.report``); its res
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 import structlog
@@ -21,7 +20,7 @@ from app.core.sentry import report
 from app.db.errors import constraint_name, is_database_unavailable, is_duplicate, raised_by_database
 from app.exceptions import AppException
 from app.middleware.allowed_methods import allow_header
-from app.schemas.errors import GENERIC_MESSAGE, error_code_for, error_response
+from app.schemas.errors import GENERIC_MESSAGE, error_code_for, error_response, status_phrase
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -89,10 +88,10 @@ async def handle_http_exception(request: Request, exc: StarletteHTTPException) -
     event_id = None
     if exc.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
         event_id = report(exc, request.url.path)
-        message = HTTPStatus(exc.status_code).phrase
+        message = status_phrase(exc.status_code)
         log.error("request failed", status=exc.status_code, event_id=event_id, exc_info=exc)
     else:
-        message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        message = exc.detail if isinstance(exc.detail, str) and exc.detail else status_phrase(exc.status_code)
         add_to_access_line(request, error=error_code_for(exc.status_code))
     headers = dict(exc.headers or {})
     if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:

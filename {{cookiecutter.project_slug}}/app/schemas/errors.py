@@ -6,10 +6,12 @@ sent to Sentry. Nothing here needs a request: a background job can build an enve
 
 from __future__ import annotations
 
+from http.client import responses
 from typing import Any
 
 import orjson
 from pydantic import BaseModel, Field
+from starlette import status
 from starlette.responses import Response
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -43,6 +45,13 @@ class ErrorResponse(BaseModel):
 
 def error_code_for(status_code: int) -> str:
     return ERROR_CODES.get(status_code, f"HTTP_{status_code}")
+
+
+def status_phrase(status_code: int) -> str:
+    """The standard reason phrase, or a generic one for a code without one (499, 599)."""
+    if phrase := responses.get(status_code):
+        return phrase
+    return "Server error" if status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR else "Client error"
 
 
 def error_response(
