@@ -6,6 +6,7 @@ with its traceback and sent to Sentry once (``app.core.sentry.report``); its res
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import TYPE_CHECKING
 
 import structlog
@@ -20,7 +21,7 @@ from app.core.sentry import report
 from app.db.errors import constraint_name, is_database_unavailable, is_duplicate, raised_by_database
 from app.exceptions import AppException
 from app.middleware.allowed_methods import allow_header
-from app.schemas.errors import GENERIC_MESSAGE, error_code_for, error_response, status_phrase
+from app.schemas.errors import GENERIC_MESSAGE, MAX_REPORTED_ERRORS, error_code_for, error_response, status_phrase
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -65,21 +66,27 @@ async def handle_app_exception(request: Request, exc: AppException) -> Response:
 
 
 async def handle_validation_error(request: Request, exc: RequestValidationError) -> Response:
-    # Field, message and type only: the rejected input may hold a secret and is never echoed back.
+    # Field, message and type only: the rejected input may hold a secret and is never echoed back. The first few
+    # only: a body of thousands of unknown keys must not be answered (and logged) with thousands of errors.
+    all_errors = exc.errors()
     errors = [
         {
             "field": ".".join(str(part) for part in error.get("loc", ())),
             "message": str(error.get("msg", "")),
             "type": str(error.get("type", "")),
         }
-        for error in exc.errors()
+        for error in islice(all_errors, MAX_REPORTED_ERRORS)
     ]
-    add_to_access_line(request, error="VALIDATION_ERROR", fields=[error["field"] for error in errors])
+    details: dict[str, object] = {"errors": errors}
+    access_fields: dict[str, object] = {"error": "VALIDATION_ERROR", "fields": [error["field"] for error in errors]}
+    if more := len(all_errors) - len(errors):
+        details["more_errors"] = access_fields["more_errors"] = more
+    add_to_access_line(request, **access_fields)
     return error_response(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         error="VALIDATION_ERROR",
         message="Request validation failed",
-        details={"errors": errors},
+        details=details,
         request_id=request_id_of(request),
     )
 

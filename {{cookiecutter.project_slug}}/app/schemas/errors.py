@@ -16,6 +16,8 @@ from starlette.responses import Response
 
 REQUEST_ID_HEADER = "X-Request-ID"
 GENERIC_MESSAGE = "An unexpected error occurred"
+# A 422 lists this many field errors; ``details["more_errors"]`` counts the rest.
+MAX_REPORTED_ERRORS = 20
 
 ERROR_CODES = {
     400: "BAD_REQUEST",
@@ -38,7 +40,13 @@ class ErrorResponse(BaseModel):
 
     error: str = Field(description="Stable machine-readable error code, e.g. NOT_FOUND.")
     message: str = Field(description="Human-readable summary, safe to show to a client.")
-    details: dict[str, Any] = Field(default_factory=dict, description="Structured context for the error.")
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Structured context for the error. A 422 has `errors` (field, message, type; at most "
+            f"{MAX_REPORTED_ERRORS}) and, when it found more, `more_errors`: how many it left out."
+        ),
+    )
     request_id: str = Field(description="The request's X-Request-ID, to find it in logs and Sentry.")
     event_id: str | None = Field(default=None, description="The Sentry event id, when the error was reported.")
 
