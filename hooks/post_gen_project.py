@@ -42,6 +42,7 @@ EXAMPLE_FILES: Final = (
     "app/clients/external_api.py",
     "app/api/routes/external.py",
     "tests/test_external.py",
+    "tests/test_external_deadline.py",
 )
 
 # Values python-dotenv reads back unchanged without quotes; anything else is single-quoted.

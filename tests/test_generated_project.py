@@ -120,6 +120,7 @@ def test_lean_bake_passes_make_lint_typecheck_test_with_no_edits(
         "app/api/routes/external.py",
         "tests/test_posts.py",
         "tests/test_external.py",
+        "tests/test_external_deadline.py",
     ]
     assert [name for name in examples if (project / name).exists()] == []
     assert list((project / "migrations/versions").glob("*.py")) == []

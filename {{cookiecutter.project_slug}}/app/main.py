@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -36,49 +36,57 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
+async def _shutdown_step(step: str, close: Callable[[], Awaitable[None]]) -> None:
+    """Run one step of shutdown: a failure is logged, and the steps after it still run."""
+    try:
+        await close()
+    except Exception:
+        log.exception("shutdown step failed", step=step)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the database engine and the upstream clients, read the route table; close them, flush Sentry."""
     settings: Settings = app.state.settings
     sentry_enabled: bool = app.state.sentry_enabled
-    engine = build_engine(settings)
-    if sentry_enabled:
-        trace_queries(engine)
-    app.state.engine = engine
-    app.state.sessionmaker = build_sessionmaker(engine)
+    # Each closing step is registered as its resource opens and runs in reverse order, even when start-up fails
+    # half-way or an earlier step fails: Sentry is flushed last, after every line that may still report.
+    async with AsyncExitStack() as shutdown:
+        shutdown.callback(sentry_sdk.flush, timeout=2.0)
+        shutdown.callback(log.info, "service stopped")
+        engine = build_engine(settings)
+        shutdown.push_async_callback(_shutdown_step, "database engine", engine.dispose)
+        if sentry_enabled:
+            trace_queries(engine)
+        app.state.engine = engine
+        app.state.sessionmaker = build_sessionmaker(engine)
 {%- if cookiecutter.include_examples == "yes" %}
-    app.state.external_api = ExternalAPIClient.open(settings)
+        app.state.external_api = ExternalAPIClient.open(settings)
+        shutdown.push_async_callback(_shutdown_step, "external API client", app.state.external_api.aclose)
 {%- endif %}
-    # Every router is included by now, and routes added after create_app() too: the 405's Allow header.
-    setattr(app.state, ALLOWED_METHODS, allowed_methods_by_path(app.routes))
-    # Checked once, so that the start says whether the database answers; the service starts either way, and
-    # readiness answers 503 until it does.
-    app.state.database = DatabaseWatch(engine)
-    database_answers = await app.state.database.check(settings.HEALTH_CHECK_TIMEOUT)
-    log.info(
-        "service started",
-        environment=settings.ENVIRONMENT,
-        database="ok" if database_answers else "unreachable",
-        release=settings.SENTRY_RELEASE,
-        **sentry_status(settings, enabled=sentry_enabled),
-    )
-    # What start-up built (modules, routes, engine, clients) lives as long as the process: keep it out of the
-    # garbage collector's sight. Under concurrent load, objects that requests hold for a moment get promoted to
-    # the oldest generation, and each full collection would scan all of start-up again: pauses of tens of
-    # milliseconds, several times a second with Sentry on. Speeding up collection is a documented use of freeze().
-    gc.freeze()
-    try:
+        # Every router is included by now, and routes added after create_app() too: the 405's Allow header.
+        setattr(app.state, ALLOWED_METHODS, allowed_methods_by_path(app.routes))
+        # Checked once, so that the start says whether the database answers; the service starts either way, and
+        # readiness answers 503 until it does.
+        app.state.database = DatabaseWatch(engine)
+        database_answers = await app.state.database.check(settings.HEALTH_CHECK_TIMEOUT)
+        log.info(
+            "service started",
+            environment=settings.ENVIRONMENT,
+            database="ok" if database_answers else "unreachable",
+            release=settings.SENTRY_RELEASE,
+            **sentry_status(settings, enabled=sentry_enabled),
+        )
+        # What start-up built (modules, routes, engine, clients) lives as long as the process: keep it out of the
+        # garbage collector's sight. Under concurrent load, objects that requests hold for a moment get promoted to
+        # the oldest generation, and each full collection would scan all of start-up again: pauses of tens of
+        # milliseconds, several times a second with Sentry on. Speeding up collection is a documented use of
+        # freeze().
+        gc.freeze()
+        shutdown.callback(gc.unfreeze)  # the first step of shutdown: nothing that fails leaves objects frozen
         with drain_on_sigterm(settings.SHUTDOWN_DRAIN_SECONDS) as drain:
             app.state.drain = drain
             yield
-    finally:
-        gc.unfreeze()  # first, so that no failure below leaves start-up's objects frozen
-{%- if cookiecutter.include_examples == "yes" %}
-        await app.state.external_api.aclose()
-{%- endif %}
-        await engine.dispose()
-        log.info("service stopped")
-        sentry_sdk.flush(timeout=2.0)
 
 
 def create_app(settings: Settings | None = None, *, sentry_transport: Transport | None = None) -> FastAPI:

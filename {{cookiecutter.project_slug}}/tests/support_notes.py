@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import NAMING_CONVENTION
+from app.db.errors import is_duplicate
 from app.db.session import SessionDep
 from app.exceptions import ConflictError, NotFoundError
 
@@ -62,6 +63,8 @@ async def written(session: AsyncSession, statement: Any) -> NoteOut:
     try:
         row = (await session.execute(statement.returning(*notes.c))).one_or_none()
     except IntegrityError as error:
+        if not is_duplicate(error):
+            raise
         raise ConflictError("A note with this title exists", details={"field": "title"}) from error
     if row is None:
         raise NotFoundError("Note not found")

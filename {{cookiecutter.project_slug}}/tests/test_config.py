@@ -61,6 +61,18 @@ def test_environment_variable_selects_the_environment_file(project_dir: Path, mo
     assert settings.SENTRY_DSN is None
 
 
+@pytest.mark.parametrize(
+    "line",
+    ["export ENVIRONMENT=production", "ENVIRONMENT=production # the live service", "ENVIRONMENT = 'production'"],
+    ids=["export", "inline-comment", "quoted"],
+)
+def test_dot_env_selects_the_environment_file_as_python_dotenv_reads_it(project_dir: Path, line: str) -> None:
+    (project_dir / ".env").write_text(f"{line}\nDATABASE_URL=postgresql+asyncpg://app@127.0.0.1/app\n")
+
+    assert env_files() == (".env", ".env.production")
+    assert load().SENTRY_TRACES_SAMPLE_RATE == 0.01
+
+
 def test_empty_dsn_means_sentry_off() -> None:
     settings = Settings(_env_file=None, SENTRY_DSN="")
     assert settings.SENTRY_DSN is None

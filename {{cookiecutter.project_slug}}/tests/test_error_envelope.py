@@ -23,6 +23,12 @@ class Item(BaseModel):
     quantity: int
 
 
+class DuplicateKeyError(Exception):
+    """A driver's error for a duplicate value, as PostgreSQL reports it."""
+
+    sqlstate = "23505"
+
+
 def _raise(exc: BaseException) -> Any:
     async def route() -> None:
         raise exc
@@ -49,7 +55,7 @@ def app(app: FastAPI) -> FastAPI:
     app.add_api_route("/raise/unexpected", _raise(RuntimeError("db password=hunter2 at 10.0.0.7")))
     app.add_api_route(
         "/raise/integrity",
-        _raise(IntegrityError("INSERT INTO posts ...", {"title": "x"}, Exception("duplicate key uq_posts_title"))),
+        _raise(IntegrityError("INSERT INTO posts ...", {"title": "x"}, DuplicateKeyError("duplicate uq_posts_title"))),
     )
 
     @app.post("/items")
@@ -112,7 +118,7 @@ async def test_wrong_method_uses_error_envelope_and_allow_header(client: httpx.A
 async def test_integrity_error_is_409_without_database_text(client: httpx.AsyncClient) -> None:
     response = await client.get("/raise/integrity")
     assert_envelope(response, 409, "CONFLICT_ERROR")
-    for leaked in ("INSERT", "uq_posts_title", "duplicate key", "posts"):
+    for leaked in ("INSERT", "uq_posts_title", "duplicate", "posts"):
         assert leaked not in response.text
 
 

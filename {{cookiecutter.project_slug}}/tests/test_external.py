@@ -146,6 +146,8 @@ async def test_client_has_a_deadline_and_the_configured_base_url(make_settings: 
     client = external_api.http
     await external_api.aclose()
 
+    assert external_api.timeout == 4.0
+
     assert client.base_url == httpx.URL("https://api.example.org/v2/")
     assert (client.timeout.read, client.timeout.write, client.timeout.pool) == (4.0, 4.0, 4.0)
     assert client.timeout.connect is not None

@@ -59,6 +59,29 @@ async def test_wrong_content_type_is_422(client: httpx.AsyncClient, events: Even
     assert_clean_4xx(response, 422, events, log_stream)
 
 
+async def test_many_field_errors_are_cut_to_the_first_twenty_and_counted(
+    client: httpx.AsyncClient, events: Events, log_stream: io.StringIO
+) -> None:
+    unknown_keys = 2_000  # each one an error: the notes resource forbids extra keys
+    payload = {"title": "ok", **{f"key_{index}": index for index in range(unknown_keys)}}
+
+    response = await client.post("/api/v1/notes", json=payload)
+
+    details = assert_clean_4xx(response, 422, events, log_stream)["details"]
+    assert [error["field"] for error in details["errors"]] == [f"body.key_{index}" for index in range(20)]
+    assert details["more_errors"] == unknown_keys - 20
+    (access,) = [line for line in map(json.loads, log_stream.getvalue().splitlines()) if line["logger"] == "app.access"]
+    assert (len(access["fields"]), access["more_errors"]) == (20, unknown_keys - 20)
+    assert len(response.content) + len(log_stream.getvalue()) < 10_000
+
+
+async def test_few_field_errors_are_listed_without_a_count(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/v1/notes", json={"title": "", "extra": 1})
+
+    assert response.status_code == 422
+    assert response.json()["details"].keys() == {"errors"}
+
+
 async def test_oversized_body_with_length_is_413(
     client: httpx.AsyncClient, events: Events, log_stream: io.StringIO
 ) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
@@ -55,6 +57,17 @@ async def test_session_stays_usable_after_a_conflicting_update(
         await service.create(PostCreate(title="Free", body=""))
 
     assert await titles(sessionmaker) == ["Taken", "Other", "Free"]
+
+
+async def test_a_violation_other_than_a_duplicate_title_is_not_a_conflict(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    # A bug upstream of the service, past the schema's validation: the database's NOT NULL catches it.
+    unvalidated: dict[str, Any] = {"title": "No body", "body": None}
+    async with sessionmaker() as session, session.begin():
+        service = PostService(session)
+        with pytest.raises(IntegrityError):
+            await service.create(PostCreate.model_construct(**unvalidated))
 
 
 async def test_created_at_is_timezone_aware(sessionmaker: async_sessionmaker[AsyncSession]) -> None:

@@ -7,6 +7,7 @@ and close it in the lifespan in ``app.main`` beside this one, and declare its de
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
@@ -22,15 +23,24 @@ if TYPE_CHECKING:
 
 SERVICE_NAME = "example-api"
 CONNECT_TIMEOUT_SECONDS = 2.0
+DEFAULT_TIMEOUT_SECONDS = 5.0
 
 logger = structlog.get_logger(__name__)
 
 
 class ExternalAPIClient:
-    """Calls to the example upstream API. Every failure becomes ExternalServiceError (503) or NotFoundError."""
+    """Calls to the example upstream API. Every failure becomes ExternalServiceError (503) or NotFoundError.
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    ``timeout`` bounds each call as a whole; httpx's own timeouts bound each phase (connect, every read), so an
+    upstream that sends a byte now and then would otherwise hold a call for as long as it likes.
+    """
+
+    def __init__(self, http: httpx.AsyncClient, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         self.http = http
+        self.timeout = timeout
+        # The upstream as logs and errors name it: host and port only, never credentials, path or query.
+        url = http.base_url
+        self.host = f"{url.host}:{url.port}" if url.port else url.host
 
     @classmethod
     def open(cls, settings: Settings) -> ExternalAPIClient:
@@ -43,7 +53,7 @@ class ExternalAPIClient:
             headers={"Accept": "application/json"},
             verify=tls_context(),
         )
-        return cls(http)
+        return cls(http, timeout=total)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -57,13 +67,19 @@ class ExternalAPIClient:
             payload = None
         if not isinstance(payload, dict):
             logger.warning("external_call_bad_payload", service=SERVICE_NAME, status_code=response.status_code)
-            raise ExternalServiceError(f"{SERVICE_NAME} sent an unexpected payload", service_name=SERVICE_NAME)
+            raise ExternalServiceError(
+                f"{SERVICE_NAME} ({self.host}) sent an unexpected payload",
+                service_name=SERVICE_NAME,
+                details={"host": self.host},
+            )
         return payload
 
     async def _get(self, path: str, resource_id: str) -> httpx.Response:
-        log = logger.bind(service=SERVICE_NAME, method="GET", path=path)
+        log = logger.bind(service=SERVICE_NAME, host=self.host, method="GET", path=path)
+        where = {"host": self.host}
         try:
-            response = await self.http.get(path)
+            async with asyncio.timeout(self.timeout):
+                response = await self.http.get(path)
             response.raise_for_status()
         except httpx.HTTPStatusError as exc:
             status_code = exc.response.status_code
@@ -71,14 +87,20 @@ class ExternalAPIClient:
                 raise NotFoundError(f"Resource {resource_id!r} not found", details={"id": resource_id}) from exc
             log.warning("external_call_failed", status_code=status_code)
             raise ExternalServiceError(
-                f"{SERVICE_NAME} answered HTTP {status_code}", service_name=SERVICE_NAME
+                f"{SERVICE_NAME} ({self.host}) answered HTTP {status_code}", service_name=SERVICE_NAME, details=where
             ) from exc
-        except httpx.TimeoutException as exc:
-            log.warning("external_call_timed_out", error_type=type(exc).__name__)
-            raise ExternalServiceError(f"{SERVICE_NAME} did not answer in time", service_name=SERVICE_NAME) from exc
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            log.warning("external_call_timed_out", error_type=type(exc).__name__, timeout_seconds=self.timeout)
+            raise ExternalServiceError(
+                f"{SERVICE_NAME} ({self.host}) did not answer within {self.timeout} s",
+                service_name=SERVICE_NAME,
+                details=where,
+            ) from exc
         except httpx.TransportError as exc:
             log.warning("external_call_failed", error_type=type(exc).__name__)
-            raise ExternalServiceError(f"{SERVICE_NAME} is not reachable", service_name=SERVICE_NAME) from exc
+            raise ExternalServiceError(
+                f"{SERVICE_NAME} ({self.host}) is not reachable", service_name=SERVICE_NAME, details=where
+            ) from exc
         return response
 
 

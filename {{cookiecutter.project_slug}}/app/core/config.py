@@ -7,6 +7,7 @@ import sys
 from functools import lru_cache
 from typing import Annotated, Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, HttpUrl, Secret, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -27,22 +28,14 @@ CommaList = Annotated[list[str], NoDecode]
 
 def env_files() -> tuple[str, ...]:
     """`.env`, then `.env.<ENVIRONMENT>`: later files win, real environment variables win over both."""
-    environment = os.environ.get("ENVIRONMENT")
-    if environment is None:
-        environment = _read_environment_from(".env") or "development"
+    environment = os.environ.get("ENVIRONMENT") or _environment_in(".env") or "development"
     return (".env", f".env.{environment}")
 
 
-def _read_environment_from(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as handle:  # noqa: PTH123
-            for line in handle:
-                key, sep, value = line.strip().partition("=")
-                if sep and key.strip() == "ENVIRONMENT":
-                    return value.strip().strip("'\"")
-    except FileNotFoundError:
-        return None
-    return None
+def _environment_in(path: str) -> str | None:
+    """ENVIRONMENT as the settings will read it from ``path``: python-dotenv parses the file for both."""
+    values = dotenv_values(path, encoding="utf-8")  # a missing file reads as empty
+    return next((value for key, value in values.items() if key.upper() == "ENVIRONMENT" and value), None)
 
 
 class Settings(BaseSettings):

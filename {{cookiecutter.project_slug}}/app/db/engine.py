@@ -46,29 +46,42 @@ def build_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
-def use_real_sqlite_transactions(engine: AsyncEngine) -> None:
-    """Make SQLAlchemy, not the sqlite3 driver, emit BEGIN, so that SAVEPOINTs nest inside the transaction.
+def use_real_sqlite_transactions(engine: AsyncEngine, *, foreign_keys: bool = True) -> None:
+    """Make SQLite behave like PostgreSQL where tests would otherwise pass on one and fail on the other.
 
-    In its default ("legacy") mode the driver begins a transaction only before INSERT/UPDATE/DELETE; a
-    SAVEPOINT issued first opens a transaction of its own, and releasing it commits: a request that failed
-    after a savepoint would keep its writes. See "Transactions with SQLite and the sqlite3 driver" in
-    SQLAlchemy's SQLite documentation.
+    SQLAlchemy, not the sqlite3 driver, emits BEGIN (the recipe of "Serializable isolation / Savepoints /
+    Transactional DDL" in SQLAlchemy's SQLite documentation), so that SAVEPOINTs nest inside the transaction.
+    The BEGIN is IMMEDIATE: a transaction takes the write lock up front and a concurrent one waits for it (up to
+    the connection's timeout), instead of both reading first and one failing with "database is locked" when it
+    tries to write. With ``foreign_keys``, they are enforced as PostgreSQL does (SQLite's default is off).
     """
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _driver_stops_beginning(dbapi_connection: Any, _: Any) -> None:
+    def _on_connect(dbapi_connection: Any, _: Any) -> None:
         dbapi_connection.isolation_level = None
+        if not foreign_keys:
+            return
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def build_unpooled_engine(url: str) -> AsyncEngine:
-    """An engine for one-off work (migrations, tools): no pool, and on SQLite the service's real transactions."""
+    """An engine for one-off work (migrations, tools): no pool, and on SQLite the service's real transactions.
+
+    Foreign keys stay off here: Alembic's batch mode changes a SQLite table by copying it and dropping the old
+    one, and with them on, that drop would refuse (or cascade to) the rows that reference it. SQLite's own
+    procedure for schema changes turns them off the same way.
+    """
     engine = create_async_engine(url, poolclass=pool.NullPool)
     if engine.dialect.name == "sqlite":
-        use_real_sqlite_transactions(engine)
+        use_real_sqlite_transactions(engine, foreign_keys=False)
     return engine
 
 

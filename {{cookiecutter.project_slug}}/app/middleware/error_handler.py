@@ -6,13 +6,12 @@ with its traceback and sent to Sentry once (``app.core.sentry.report``); its res
 
 from __future__ import annotations
 
-import socket
-from http import HTTPStatus
+from itertools import islice
 from typing import TYPE_CHECKING
 
 import structlog
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette import status
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,35 +19,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.core.logging import add_to_access_line
 from app.core.paths import route_path
 from app.core.sentry import report
+from app.db.errors import constraint_name, is_database_unavailable, is_duplicate, raised_by_database
 from app.exceptions import AppException
 from app.middleware.allowed_methods import allow_header
 from app.middleware.validation_messages import message_without_input
-from app.schemas.errors import GENERIC_MESSAGE, error_code_for, error_response
+from app.schemas.errors import GENERIC_MESSAGE, MAX_REPORTED_ERRORS, error_code_for, error_response, status_phrase
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from starlette.requests import Request
     from starlette.responses import Response
 
-# Failures to reach the database: the client should retry later, the team should hear about it.
-DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
-    OperationalError,
-    InterfaceError,
-    PoolTimeoutError,
-    ConnectionError,
-    TimeoutError,
-    socket.gaierror,
-)
-# SQLSTATEs of a database that is overloaded, restarting or cancelling our statement (class 08: connection).
-UNAVAILABLE_SQLSTATES = frozenset({"57014", "57P01", "57P02", "57P03", "53300"})
-
 log = structlog.get_logger(__name__)
-
-
-def is_database_unavailable(exc: DBAPIError) -> bool:
-    """A driver error that means "cannot reach or use the database right now", not a bug in our SQL."""
-    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
-    return exc.connection_invalidated or sqlstate.startswith("08") or sqlstate in UNAVAILABLE_SQLSTATES
 
 
 def request_id_of(request: Request) -> str:
@@ -90,21 +72,27 @@ async def handle_app_exception(request: Request, exc: AppException) -> Response:
 
 async def handle_validation_error(request: Request, exc: RequestValidationError) -> Response:
     # Field, message and type only: the rejected input may hold a secret and is never echoed back, not even
-    # inside a validator's message.
+    # inside a validator's message. The first few only: a body of thousands of unknown keys must not be answered
+    # (and logged) with thousands of errors.
+    all_errors = exc.errors()
     errors = [
         {
             "field": ".".join(str(part) for part in error.get("loc", ())),
             "message": message_without_input(error),
             "type": str(error.get("type", "")),
         }
-        for error in exc.errors()
+        for error in islice(all_errors, MAX_REPORTED_ERRORS)
     ]
-    add_to_access_line(request, error="VALIDATION_ERROR", fields=[error["field"] for error in errors])
+    details: dict[str, object] = {"errors": errors}
+    access_fields: dict[str, object] = {"error": "VALIDATION_ERROR", "fields": [error["field"] for error in errors]}
+    if more := len(all_errors) - len(errors):
+        details["more_errors"] = access_fields["more_errors"] = more
+    add_to_access_line(request, **access_fields)
     return error_response(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         error="VALIDATION_ERROR",
         message="Request validation failed",
-        details={"errors": errors},
+        details=details,
         request_id=request_id_of(request),
     )
 
@@ -116,10 +104,10 @@ async def handle_http_exception(request: Request, exc: StarletteHTTPException) -
         event_id = report(
             exc, route_path(request.scope), status_code=exc.status_code, error_code=error_code_for(exc.status_code)
         )
-        message = HTTPStatus(exc.status_code).phrase
+        message = status_phrase(exc.status_code)
         log.error("request failed", status=exc.status_code, event_id=event_id, exc_info=exc)
     else:
-        message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        message = exc.detail if isinstance(exc.detail, str) and exc.detail else status_phrase(exc.status_code)
     headers = dict(exc.headers or {})
     if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
         headers.update(allow_header(request))  # every method of the path, not only the first route's
@@ -133,9 +121,12 @@ async def handle_http_exception(request: Request, exc: StarletteHTTPException) -
     )
 
 
-async def handle_integrity_error(request: Request, exc: Exception) -> Response:
-    # The database's own text names tables, constraints and values: it stays in the logs.
-    add_to_access_line(request, error="CONFLICT_ERROR", constraint_error=type(exc).__name__)
+async def handle_integrity_error(request: Request, exc: IntegrityError) -> Response:
+    """409 for a duplicate value; any other violation (NOT NULL, CHECK, foreign key) is a bug: a reported 500."""
+    if not is_duplicate(exc):
+        return unexpected_error_response(exc, request_id_of(request), route_path(request.scope))
+    # The database's own text holds the duplicate value: the client and the log get the constraint's name only.
+    add_to_access_line(request, error="CONFLICT_ERROR", constraint=constraint_name(exc))
     return error_response(
         status_code=status.HTTP_409_CONFLICT,
         error="CONFLICT_ERROR",
@@ -167,6 +158,13 @@ async def handle_database_unavailable(request: Request, exc: Exception) -> Respo
     )
 
 
+async def handle_os_error(request: Request, exc: OSError) -> Response:
+    """A refused or timed-out database connection arrives as a bare OSError; from the service's own code, a bug."""
+    if raised_by_database(exc):
+        return await handle_database_unavailable(request, exc)
+    return unexpected_error_response(exc, request_id_of(request), route_path(request.scope))
+
+
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
     return unexpected_error_response(exc, request_id_of(request), route_path(request.scope))
 
@@ -178,6 +176,6 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.exception_handler(StarletteHTTPException)(handle_http_exception)
     app.exception_handler(IntegrityError)(handle_integrity_error)
     app.exception_handler(DBAPIError)(handle_database_error)
-    for exc_class in DATABASE_UNAVAILABLE_ERRORS:
-        app.exception_handler(exc_class)(handle_database_unavailable)
+    app.exception_handler(PoolTimeoutError)(handle_database_unavailable)
+    app.exception_handler(OSError)(handle_os_error)
     app.exception_handler(Exception)(handle_unexpected_error)

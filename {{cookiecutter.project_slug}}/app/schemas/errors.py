@@ -6,14 +6,18 @@ sent to Sentry. Nothing here needs a request: a background job can build an enve
 
 from __future__ import annotations
 
+from http.client import responses
 from typing import Any
 
 import orjson
 from pydantic import BaseModel, Field
+from starlette import status
 from starlette.responses import Response
 
 REQUEST_ID_HEADER = "X-Request-ID"
 GENERIC_MESSAGE = "An unexpected error occurred"
+# A 422 lists this many field errors; ``details["more_errors"]`` counts the rest.
+MAX_REPORTED_ERRORS = 20
 
 ERROR_CODES = {
     400: "BAD_REQUEST",
@@ -36,13 +40,26 @@ class ErrorResponse(BaseModel):
 
     error: str = Field(description="Stable machine-readable error code, e.g. NOT_FOUND.")
     message: str = Field(description="Human-readable summary, safe to show to a client.")
-    details: dict[str, Any] = Field(default_factory=dict, description="Structured context for the error.")
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Structured context for the error. A 422 has `errors` (field, message, type; at most "
+            f"{MAX_REPORTED_ERRORS}) and, when it found more, `more_errors`: how many it left out."
+        ),
+    )
     request_id: str = Field(description="The request's X-Request-ID, to find it in logs and Sentry.")
     event_id: str | None = Field(default=None, description="The Sentry event id, when the error was reported.")
 
 
 def error_code_for(status_code: int) -> str:
     return ERROR_CODES.get(status_code, f"HTTP_{status_code}")
+
+
+def status_phrase(status_code: int) -> str:
+    """The standard reason phrase, or a generic one for a code without one (499, 599)."""
+    if phrase := responses.get(status_code):
+        return phrase
+    return "Server error" if status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR else "Client error"
 
 
 def error_response(

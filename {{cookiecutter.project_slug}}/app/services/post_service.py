@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.errors import is_duplicate
 from app.db.session import SessionDep
 from app.exceptions import ConflictError, NotFoundError
 from app.models.post import Post
@@ -75,6 +76,8 @@ class PostService:
             async with self.session.begin_nested():
                 yield
         except IntegrityError as exc:
+            if not is_duplicate(exc):
+                raise  # a NOT NULL or CHECK violation is a bug, not the client's conflict
             raise ConflictError("A post with this title already exists", details={"field": "title"}) from exc
 
 
