@@ -7,6 +7,7 @@ found from each other.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from datetime import UTC, datetime
@@ -43,8 +44,22 @@ def drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> Even
     return event_dict
 
 
+def _dumps(value: Any, option: int = 0) -> str:
+    """orjson, dict keys of any plain type (``{200: 7}``) included; what orjson still refuses (an int past 64 bits)
+    the stdlib's json renders: a line is never lost to its values."""
+    try:
+        return orjson.dumps(value, default=repr, option=option | orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        text = json.dumps(value, default=_iso_or_repr, ensure_ascii=False, skipkeys=True)
+        return text + "\n" if option & orjson.OPT_APPEND_NEWLINE else text
+
+
+def _iso_or_repr(value: Any) -> str:
+    return value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else repr(value)
+
+
 def _orjson_dumps(value: Any, **_: Any) -> str:
-    return orjson.dumps(value, default=repr).decode()
+    return _dumps(value)
 
 
 def add_to_access_line(request: Request, **fields: Any) -> None:
@@ -79,7 +94,7 @@ def log_access(**fields: Any) -> None:
     event["level"] = "info"
     event["logger"] = ACCESS_LOGGER
     event["timestamp"] = datetime.now(tz=UTC)  # orjson renders it as TimeStamper(fmt="iso", utc=True) does
-    line = orjson.dumps(event, default=repr, option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE).decode()
+    line = _dumps(event, orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE)
     handler = _json_handler[0]
     handler.acquire()
     try:
