@@ -42,3 +42,16 @@ async def test_access_line_fields_that_orjson_refuses_are_written(
     (access,) = access_lines(log_stream)
     assert access["by_status"] == written
     assert events() == []
+
+
+async def test_a_handler_field_named_like_the_lines_own_keeps_the_requests_values(
+    app: FastAPI, client: httpx.AsyncClient, log_stream: io.StringIO
+) -> None:
+    mount_fields_route(app, status="pending", path="/elsewhere", method="PUT", duration_ms=-1, request_id="forged")
+    response = await client.get(FIELDS_ROUTE)
+    (access,) = access_lines(log_stream)
+    assert access["status"] == 200
+    assert access["path"] == FIELDS_ROUTE
+    assert access["method"] == "GET"
+    assert access["duration_ms"] >= 0
+    assert access["request_id"] == response.headers["X-Request-ID"]

@@ -130,7 +130,7 @@ class RequestContextMiddleware:
                 path=route_template(scope) or redact_text(cap_text(route_path(scope), MAX_LOGGED_PATH)),
                 status=status_code,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
-                **scope.get("state", {}).get(ACCESS_FIELDS, {}),
+                fields=scope.get("state", {}).get(ACCESS_FIELDS, {}),
             )
         return status_code
 
