@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -11,7 +12,16 @@ import pytest
 from fastapi import FastAPI, Request
 
 from app.core.logging import add_to_access_line
-from tests.conftest import Events
+from tests.conftest import (
+    FAKE_DSN,
+    CapturingTransport,
+    Events,
+    MakeSettings,
+    capture_service_log,
+    create_test_app,
+    open_client,
+)
+from tests.support_notes import NOTES
 
 FIELDS_ROUTE = "/test-access-fields"
 
@@ -29,6 +39,40 @@ def mount_fields_route(app: FastAPI, **fields: Any) -> None:
         return {"status": "ok"}
 
     app.add_api_route(FIELDS_ROUTE, with_fields, methods=["GET"])
+
+
+@pytest.fixture(params=["json", "console"])
+async def client_in(
+    request: pytest.FixtureRequest, make_settings: MakeSettings, sentry_transport: CapturingTransport
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app that logs in the parametrized format, with the fields route mounted."""
+    settings = make_settings(LOG_FORMAT=request.param, SENTRY_DSN=FAKE_DSN)
+    app = create_test_app(settings, sentry_transport=sentry_transport)
+    mount_fields_route(app, api_token="tok_live_1111", note="password=hunter2")
+    async for client in open_client(app):
+        yield client
+
+
+async def test_handler_fields_in_the_access_line_go_through_the_redaction_policy(
+    client_in: httpx.AsyncClient,
+) -> None:
+    stream = capture_service_log()
+    response = await client_in.get(FIELDS_ROUTE)
+    assert response.status_code == 200
+    output = stream.getvalue()
+    assert "request" in output
+    assert "tok_live_1111" not in output
+    assert "hunter2" not in output
+    assert "[Filtered]" in output
+
+
+async def test_a_field_name_from_the_client_is_redacted_in_the_access_line(
+    client: httpx.AsyncClient, log_stream: io.StringIO
+) -> None:
+    response = await client.post(NOTES, json={"title": "t", "password=hunter2": "x"})
+    assert response.status_code == 422
+    (access,) = access_lines(log_stream)
+    assert access["fields"] == ["body.password=[Filtered]"]
 
 
 @pytest.mark.parametrize("case", [({200: 7}, {"200": 7}), (2**70, 2**70)], ids=["int-keys", "huge-int"])

@@ -53,7 +53,8 @@ def log_access(*, method: str | None, path: str, status: int, duration_ms: float
 
     It is the hottest line by far: in JSON mode it skips the general pipeline (structlog's processors, a stdlib
     record, ProcessorFormatter) and is rendered here with the same keys and the same timestamp form, for a
-    fraction of the cost. The logger's level and ``disabled`` flag still apply.
+    fraction of the cost, and the handler's fields go through the same redaction policy as every line's. The
+    logger's level and ``disabled`` flag still apply.
     """
     extra = {key: value for key, value in fields.items() if key not in OWN_FIELDS} if fields else {}
     if not _json_handler:
@@ -68,7 +69,8 @@ def log_access(*, method: str | None, path: str, status: int, duration_ms: float
     event["path"] = path
     event["status"] = status
     event["duration_ms"] = duration_ms
-    event.update(extra)
+    if extra:  # a handler's fields go through the policy as in any line; the common line has none
+        event.update(redact_fields(None, "", extra))
     event["event"] = "request"
     event["level"] = "info"
     event["logger"] = ACCESS_LOGGER
