@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -39,6 +40,11 @@ def mount_fields_route(app: FastAPI, **fields: Any) -> None:
         return {"status": "ok"}
 
     app.add_api_route(FIELDS_ROUTE, with_fields, methods=["GET"])
+
+
+class BrokenStream(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(32, "Broken pipe")
 
 
 @pytest.fixture(params=["json", "console"])
@@ -99,3 +105,15 @@ async def test_a_handler_field_named_like_the_lines_own_keeps_the_requests_value
     assert access["method"] == "GET"
     assert access["duration_ms"] >= 0
     assert access["request_id"] == response.headers["X-Request-ID"]
+
+
+async def test_a_failing_log_stream_never_fails_a_request(
+    client_in: httpx.AsyncClient, events: Events, capsys: pytest.CaptureFixture[str]
+) -> None:
+    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "app")
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(BrokenStream())
+    response = await client_in.get(FIELDS_ROUTE)
+    assert response.status_code == 200
+    assert events() == []
+    assert "Broken pipe" in capsys.readouterr().err  # reported as logging reports a failed emit

@@ -54,7 +54,8 @@ def log_access(*, method: str | None, path: str, status: int, duration_ms: float
     It is the hottest line by far: in JSON mode it skips the general pipeline (structlog's processors, a stdlib
     record, ProcessorFormatter) and is rendered here with the same keys and the same timestamp form, for a
     fraction of the cost, and the handler's fields go through the same redaction policy as every line's. The
-    logger's level and ``disabled`` flag still apply.
+    logger's level and ``disabled`` flag still apply, and a write that fails is handled as
+    ``logging.Handler.emit`` handles it (``handleError``): it never fails the request.
     """
     extra = {key: value for key, value in fields.items() if key not in OWN_FIELDS} if fields else {}
     if not _json_handler:
@@ -75,11 +76,16 @@ def log_access(*, method: str | None, path: str, status: int, duration_ms: float
     event["level"] = "info"
     event["logger"] = ACCESS_LOGGER
     event["timestamp"] = datetime.now(tz=UTC)  # orjson renders it as TimeStamper(fmt="iso", utc=True) does
-    line = dumps_line(event, orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE)
     handler = _json_handler[0]
-    handler.acquire()
     try:
-        handler.stream.write(line)
-        handler.flush()
-    finally:
-        handler.release()
+        line = dumps_line(event, orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE)
+        handler.acquire()
+        try:
+            handler.stream.write(line)
+            handler.flush()
+        finally:
+            handler.release()
+    except RecursionError:  # as logging.StreamHandler.emit does
+        raise
+    except Exception:  # a closed or broken stream: reported as logging reports it, never the request's failure
+        handler.handleError(_access_logger.makeRecord(ACCESS_LOGGER, logging.INFO, __file__, 0, event, (), None))
