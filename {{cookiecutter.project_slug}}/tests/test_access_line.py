@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 from fastapi import FastAPI, Request
 
 from app.core.logging import add_to_access_line
@@ -33,10 +34,11 @@ def access_lines(stream: io.StringIO) -> list[dict[str, Any]]:
 
 
 def mount_fields_route(app: FastAPI, **fields: Any) -> None:
-    """A route that leaves ``fields`` for its access line."""
+    """A route that leaves ``fields`` for its access line and binds a log field of its own."""
 
     async def with_fields(request: Request) -> dict[str, str]:
         add_to_access_line(request, **fields)
+        structlog.contextvars.bind_contextvars(user_id="u-1")
         return {"status": "ok"}
 
     app.add_api_route(FIELDS_ROUTE, with_fields, methods=["GET"])
@@ -117,3 +119,23 @@ async def test_a_failing_log_stream_never_fails_a_request(
     assert response.status_code == 200
     assert events() == []
     assert "Broken pipe" in capsys.readouterr().err  # reported as logging reports a failed emit
+
+
+async def test_a_request_leaves_the_callers_log_context_as_it_was(
+    app: FastAPI, client: httpx.AsyncClient, log_stream: io.StringIO
+) -> None:
+    mount_fields_route(app)
+    with structlog.contextvars.bound_contextvars(job_id="j-1", request_id="job-7"):
+        before = structlog.contextvars.get_contextvars()
+        await client.get(FIELDS_ROUTE)
+        assert structlog.contextvars.get_contextvars() == before
+
+
+async def test_the_callers_log_context_stays_out_of_the_request(
+    client: httpx.AsyncClient, log_stream: io.StringIO
+) -> None:
+    with structlog.contextvars.bound_contextvars(job_id="j-1", request_id="job-7"):
+        response = await client.get("/health/live")
+    (access,) = access_lines(log_stream)
+    assert "job_id" not in access
+    assert access["request_id"] == response.headers["X-Request-ID"]
