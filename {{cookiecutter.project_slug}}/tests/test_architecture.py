@@ -26,6 +26,7 @@ SENTRY_PARTS = frozenset(
         "app.core.source_context",
         "app.core.sentry_transport",
         "app.core.event_scrubbing",
+        "app.core.breadcrumbs",
     }
 )
 # A file a newcomer opens should fit on a few screens. Every line counts, blank ones too.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import exceptions
 from app.core.ids import random_hex_id
-from app.schemas.errors import REQUEST_ID_HEADER
+from app.schemas.errors import REQUEST_ID_HEADER, error_response
 
 ENVELOPE_KEYS = {"error", "message", "details", "request_id"}
 
@@ -159,3 +160,10 @@ def test_new_ids_are_lowercase_hex_of_the_asked_width() -> None:
     assert re.fullmatch(r"[0-9a-f]{32}", random_hex_id())
     assert re.fullmatch(r"[0-9a-f]{16}", random_hex_id(64))
     assert len({random_hex_id(64) for _ in range(10_000)}) == 10_000
+
+
+def test_envelope_details_with_int_keys_are_rendered() -> None:
+    response = error_response(
+        status_code=409, error="CONFLICT_ERROR", message="Conflict", request_id="r-1", details={"by_status": {404: 2}}
+    )
+    assert json.loads(bytes(response.body))["details"] == {"by_status": {"404": 2}}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import httpx
 import pytest
 import sentry_sdk
+import structlog
 from fastapi import Depends, FastAPI
 
 from app.core.config import Settings
@@ -95,3 +97,20 @@ async def test_event_url_keeps_the_services_own_address_as_sentrys_server_does(
     assert event["request"]["url"] == "http://10.1.2.3:8200/orders/7"
     # Sentry's server replaces addresses in headers; the service does the same before the event leaves.
     assert event["request"]["headers"]["host"] == "[ip]:8200"
+
+
+async def test_breadcrumbs_leave_out_the_lines_ids_and_uvicorns_colour_codes(app: FastAPI, events: Events) -> None:
+    with structlog.contextvars.bound_contextvars(request_id="r-1", trace_id="a" * 32, span_id="b" * 16):
+        structlog.get_logger("app.test").info("batch done", rows=3)
+    coloured = "Started server process [\x1b[36m%d\x1b[0m]"
+    logging.getLogger("uvicorn.error").info("Started server process [%d]", 42, extra={"color_message": coloured})
+    sentry_sdk.capture_message("after the lines")
+    (event,) = events()
+    crumbs = {crumb.get("message"): crumb for crumb in event["breadcrumbs"]["values"]}
+    assert crumbs["batch done"]["data"] == {"rows": 3}
+    assert "Started server process [42]" in crumbs
+    data_keys = {key for crumb in crumbs.values() for key in crumb.get("data", {})}
+    assert not data_keys & {"request_id", "trace_id", "span_id", "color_message"}
+    texts = [str(crumb.get("message")) for crumb in crumbs.values()]
+    texts += [str(value) for crumb in crumbs.values() for value in crumb.get("data", {}).values()]
+    assert not [text for text in texts if "\x1b" in text]

@@ -10,11 +10,8 @@ from app.core.redaction import FILTERED, is_sensitive_key, redact, redact_text
 from app.core.server_rules import event_frames, event_values, scrub_as_sentry_would
 
 if TYPE_CHECKING:
-    from sentry_sdk.types import Breadcrumb, BreadcrumbHint, Event
+    from sentry_sdk.types import Event
 
-# Keys of a structlog event dict that are bookkeeping, not data, when a log line becomes a breadcrumb.
-_LOG_META_KEYS = frozenset({"event", "level", "logger", "timestamp", "exc_info", "stack_info", "_record"})
-_LOG_META_KEYS |= {"_from_structlog", "positional_args"}
 # A route parameter's value shorter than this is not searched for elsewhere in the event ("/users/{pin}/1").
 _MIN_PATH_SECRET = 4
 _MAX_DEPTH = 40
@@ -152,21 +149,6 @@ def scrub_event(event: Event) -> Event:
             event.pop(section, None)  # type: ignore[misc]
             event.setdefault("tags", {})["scrubbing_failed"] = "true"
     return event
-
-
-def shape_breadcrumb(crumb: Breadcrumb, hint: BreadcrumbHint) -> Breadcrumb:
-    """A structlog line as a breadcrumb: its event text as the message and its fields as data, not a dict repr.
-
-    Breadcrumbs are scrubbed with the event that carries them (``scrub_event``), not here, as every log line
-    becomes one.
-    """
-    record = hint.get("log_record") if hint else None
-    fields = getattr(record, "msg", None)
-    if isinstance(fields, dict):
-        crumb["message"] = str(fields.get("event", ""))
-        data = {key: value for key, value in fields.items() if key not in _LOG_META_KEYS}
-        crumb["data"] = {**crumb.get("data", {}), **data}
-    return crumb
 
 
 _SAFE_KEYS = ("event_id", "timestamp", "level", "platform", "environment", "release", "server_name", "sdk", "type")

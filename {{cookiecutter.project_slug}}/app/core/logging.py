@@ -9,32 +9,26 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 
-from app.core.log_redaction import SAFE_FIELDS, redact_exception, redact_fields, redacted_traceback
+from app.core.access_line import ACCESS_FIELDS, ACCESS_LOGGER, add_to_access_line, log_access, write_json_to
+from app.core.log_json import dumps_line
+from app.core.log_redaction import redact_exception, redact_fields, redacted_traceback
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
     from structlog.typing import EventDict, Processor, WrappedLogger
 
     from app.core.config import Settings
 
-ACCESS_LOGGER = "app.access"
-# Where a handler leaves its fields for the request's access line (request.state, i.e. scope["state"]).
-ACCESS_FIELDS = "access_fields"
+# The access line's parts, exposed here: this module is the one service code imports for logging.
+__all__ = ["ACCESS_FIELDS", "ACCESS_LOGGER", "add_to_access_line", "configure_logging", "log_access"]
+
 _HANDLER_NAME = "app"
 # Loggers of libraries whose records go through our pipeline (their own handlers removed).
 _FOREIGN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy", "alembic", "httpx", "asyncio")
-
-_access_log = structlog.get_logger(ACCESS_LOGGER)
-_access_logger = logging.getLogger(ACCESS_LOGGER)
-# The handler JSON access lines are written to directly; empty in console mode, where they take the usual path.
-_json_handler: list[logging.StreamHandler[Any]] = []
 
 
 def drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -44,12 +38,7 @@ def drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> Even
 
 
 def _orjson_dumps(value: Any, **_: Any) -> str:
-    return orjson.dumps(value, default=repr).decode()
-
-
-def add_to_access_line(request: Request, **fields: Any) -> None:
-    """A rejected request (4xx) is told by its access line, with these fields: one line per request, not two."""
-    setattr(request.state, ACCESS_FIELDS, fields)
+    return dumps_line(value)
 
 
 def sql_at_debug(record: logging.LogRecord) -> bool:
@@ -57,36 +46,6 @@ def sql_at_debug(record: logging.LogRecord) -> bool:
     if record.levelno == logging.INFO:
         record.levelno, record.levelname = logging.DEBUG, "DEBUG"
     return True
-
-
-def log_access(**fields: Any) -> None:
-    """Write the one access line of a request.
-
-    It is the hottest line by far: in JSON mode it skips the general pipeline (structlog's processors, a stdlib
-    record, ProcessorFormatter) and is rendered here with the same keys and the same timestamp form, for a
-    fraction of the cost. The logger's level and ``disabled`` flag still apply.
-    """
-    if not _json_handler:
-        _access_log.info("request", **fields)
-        return
-    if not _access_logger.isEnabledFor(logging.INFO):
-        return
-    event = structlog.contextvars.get_contextvars()
-    if event.keys() - SAFE_FIELDS:  # something beyond the request's ids was bound: redact it like any field
-        redact_fields(None, "", event)
-    event.update(fields)
-    event["event"] = "request"
-    event["level"] = "info"
-    event["logger"] = ACCESS_LOGGER
-    event["timestamp"] = datetime.now(tz=UTC)  # orjson renders it as TimeStamper(fmt="iso", utc=True) does
-    line = orjson.dumps(event, default=repr, option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE).decode()
-    handler = _json_handler[0]
-    handler.acquire()
-    try:
-        handler.stream.write(line)
-        handler.flush()
-    finally:
-        handler.release()
 
 
 def _shared_processors() -> list[Processor]:
@@ -135,7 +94,7 @@ def configure_logging(settings: Settings) -> None:
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(settings.LOG_LEVEL)
-    _json_handler[:] = [handler] if settings.log_format == "json" else []
+    write_json_to(handler if settings.log_format == "json" else None)
     # Caller, thread and process fields are never rendered: skip computing them for every record (logging HOWTO,
     # "Optimization").
     logging._srcfile = None

@@ -3,8 +3,8 @@
 Use ``init_sentry`` once per process, ``report`` to send an error, ``sentry_request`` around each request,
 ``trace_queries`` on each engine and ``set_request_user`` once a request knows its user. The parts behind these
 (``sentry_scope``, with ``trace_sampling`` behind it, ``sql_tracing``, ``error_events``, ``error_limiter``,
-``source_context``, ``sentry_transport`` and ``event_scrubbing``, which applies the redaction policy of
-``redaction`` to events) are imported from here only.
+``source_context``, ``sentry_transport``, ``breadcrumbs`` and ``event_scrubbing``, which applies the redaction
+policy of ``redaction`` to events) are imported from here only.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from sentry_sdk.integrations.argv import ArgvIntegration
 from sentry_sdk.integrations.httpx import HttpxIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
 
+from app.core.breadcrumbs import shape_breadcrumb
 from app.core.error_events import report_once
 from app.core.error_limiter import repeated_errors
-from app.core.event_scrubbing import scrub_event, shape_breadcrumb, strip_to_safe_minimum
+from app.core.event_scrubbing import scrub_event, strip_to_safe_minimum
 from app.core.logging import ACCESS_LOGGER
 from app.core.paths import APP_PACKAGE_DIR, is_health_path, route_path
 from app.core.sentry_scope import sentry_request

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from starlette import status
@@ -23,6 +23,9 @@ from app.middleware.error_handler import unexpected_error_response
 from app.schemas.errors import REQUEST_ID_HEADER, error_code_for, error_response
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from contextvars import Token
+
     from starlette.responses import Response
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,6 +55,22 @@ def read_headers(scope: Scope) -> tuple[str | None, int | None]:
     return request_id, length
 
 
+def bind_request_context(request_id: str) -> Mapping[str, Token[Any]]:
+    """Bind the request's id and nothing else: whatever the caller had bound is unbound, with tokens to restore it."""
+    cleared = dict.fromkeys(structlog.contextvars.get_contextvars(), ...)  # structlog's mark of an unbound field
+    return structlog.contextvars.bind_contextvars(**{**cleared, "request_id": request_id})
+
+
+def restore_caller_context(tokens: Mapping[str, Token[Any]]) -> None:
+    """Unbind what the request bound (its trace ids, a route's own fields), then give the caller back its fields.
+
+    Under a server each request runs in a context of its own; an in-process caller (a test client, a job calling
+    the app) shares its context with the request, and would otherwise keep the request's fields.
+    """
+    structlog.contextvars.unbind_contextvars(*(structlog.contextvars.get_contextvars().keys() - tokens.keys()))
+    structlog.contextvars.reset_contextvars(**tokens)
+
+
 class RequestContextMiddleware:
     """Gives every request an id (logs, Sentry tag, response header), refuses bodies over ``max_body_bytes`` with
     413 (up front from Content-Length, or as the bytes stream in, so no oversized body is ever buffered), and
@@ -71,14 +90,16 @@ class RequestContextMiddleware:
         incoming_id, declared_length = read_headers(scope)
         request_id = incoming_id or random_hex_id()
         scope.setdefault("state", {})["request_id"] = request_id
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        tokens = bind_request_context(request_id)
         too_large = declared_length is not None and declared_length > self.max_body_bytes
-        if not self.sentry_enabled:
-            await self._serve(scope, receive, send, request_id, too_large=too_large)
-            return
-        with sentry_request(scope, receive, request_id) as capture:
-            capture.status_code = await self._serve(scope, capture.receive, send, request_id, too_large=too_large)
+        try:
+            if not self.sentry_enabled:
+                await self._serve(scope, receive, send, request_id, too_large=too_large)
+                return
+            with sentry_request(scope, receive, request_id) as capture:
+                capture.status_code = await self._serve(scope, capture.receive, send, request_id, too_large=too_large)
+        finally:
+            restore_caller_context(tokens)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, request_id: str, *, too_large: bool) -> int:
         """Call the app, answer an unexpected error with the 500 envelope, write the access line; return the status."""
@@ -130,7 +151,7 @@ class RequestContextMiddleware:
                 path=route_template(scope) or redact_text(cap_text(route_path(scope), MAX_LOGGED_PATH)),
                 status=status_code,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
-                **scope.get("state", {}).get(ACCESS_FIELDS, {}),
+                fields=scope.get("state", {}).get(ACCESS_FIELDS, {}),
             )
         return status_code
 

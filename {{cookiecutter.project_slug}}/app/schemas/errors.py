@@ -82,7 +82,7 @@ def error_response(
     if event_id:
         body["event_id"] = event_id
     return Response(
-        content=orjson.dumps(body, default=str),
+        content=orjson.dumps(body, default=str, option=orjson.OPT_NON_STR_KEYS),
         status_code=status_code,
         media_type="application/json",
         headers={**(headers or {}), REQUEST_ID_HEADER: request_id},
