@@ -1,11 +1,12 @@
 """The generated README's "Adding a resource" recipe, followed to the letter on a bake, gives a working service.
 
 The test takes everything from the README itself and does what its text says, as a reader pasting it would: each
-``python`` block names its file on its first line, ``# path`` for a new file (written whole), ``# path (add at
-the end)`` (or a bare ``(add)``) for lines appended to an existing file, ``# path (add to the imports)`` for lines pasted below the
-file's last top-level import; each ``bash`` block holds commands run as written, in the project, with the
-project's virtualenv first on PATH. Nothing is tidied on the reader's behalf: only the recipe's own ``make
-format`` does that. The recipe cannot rot: a step that no longer works fails here, on a default and a lean bake.
+``python`` block names its file on its first line: ``# path`` for a new file (written whole), ``# path (add at the
+end)`` (or a bare ``(add)``) for lines appended to an existing file, ``# path (add to the imports)`` for lines
+pasted below the file's last top-level import. Each ``bash`` block holds commands run as written, in the project,
+with the project's virtualenv first on PATH. Nothing is tidied on the reader's behalf: only the recipe's own
+``make format`` does that. The recipe cannot rot: a step that no longer works fails here, on a default and a lean
+bake.
 """
 
 from __future__ import annotations
