@@ -260,25 +260,65 @@ def test_cruft_create_says_nothing_of_replay_files(round_trip: RoundTrip) -> Non
     assert "replay" not in round_trip.created.stdout + round_trip.created.stderr
 
 
-@pytest.mark.slow
-def test_cruft_create_with_a_dsn_answer_says_nothing_of_replay_files(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+@pytest.fixture(scope="module")
+def created_with_a_dsn_answer(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    workdir = tmp_path_factory.mktemp("dsn-answer")
+    home = workdir / "home"
     home.mkdir()
-    created = ok(
+    return ok(
         cruft(
             "create",
             str(TEMPLATE_DIR),
             "--no-input",
             "--output-dir",
-            str(tmp_path / "services"),
+            str(workdir / "services"),
             "--extra-context",
             json.dumps({"project_slug": "orders", "sentry_dsn_staging": REAL_DSN}),
-            cwd=tmp_path,
+            cwd=workdir,
             home=home,
         )
     )
 
-    assert "replay" not in created.stdout + created.stderr
+
+@pytest.mark.slow
+def test_cruft_create_with_a_dsn_answer_says_nothing_of_replay_files(
+    created_with_a_dsn_answer: subprocess.CompletedProcess[str],
+) -> None:
+    assert "replay" not in created_with_a_dsn_answer.stdout + created_with_a_dsn_answer.stderr
+
+
+@pytest.mark.slow
+def test_cruft_create_warns_of_a_dsn_given_as_an_answer_without_showing_it(
+    created_with_a_dsn_answer: subprocess.CompletedProcess[str],
+) -> None:
+    warnings = [line for line in created_with_a_dsn_answer.stderr.splitlines() if line.startswith("warning:")]
+
+    assert len(warnings) == 1
+    assert "sentry_dsn_staging" in warnings[0]
+    assert ".cruft.json" in warnings[0]
+    assert "$SENTRY_DSN_STAGING" in warnings[0]
+    assert (
+        REAL_DSN.split("//")[1].split("@")[0] not in created_with_a_dsn_answer.stdout + created_with_a_dsn_answer.stderr
+    )
+
+
+@pytest.mark.slow
+def test_cruft_create_prints_the_next_steps(round_trip: RoundTrip) -> None:
+    assert "Next steps:" in round_trip.created.stdout
+
+
+@pytest.mark.slow
+def test_cruft_diff_output_holds_nothing_from_the_hooks(round_trip: RoundTrip) -> None:
+    assert (round_trip.diff_before_update.stdout, round_trip.diff_before_update.stderr) == ("", "")
+
+
+@pytest.mark.slow
+def test_cruft_update_output_holds_nothing_from_the_hooks(round_trip: RoundTrip) -> None:
+    output = round_trip.updated.stdout + round_trip.updated.stderr
+
+    assert "Next steps" not in output
+    assert "Created " not in output
+    assert "warning:" not in output
 
 
 @pytest.mark.slow
