@@ -1,5 +1,8 @@
 """Shape the baked project (drop the worked examples when asked), write its environment files, print the next steps.
 
+The next steps are left out when cruft bakes a throwaway copy for `cruft diff` or `cruft update`, whose output
+must hold only the diff.
+
 Each file is created private (mode 0600) and only if it is missing, so running the hook again over a project
 keeps the user's edits. Standard library only, no network. The pre_gen_project hook has checked the answers.
 """
@@ -112,6 +115,29 @@ def sentry_dsn(environment: str) -> str:
     return answer or os.environ.get(f"SENTRY_DSN_{environment.upper()}", "").strip()
 
 
+def dsn_source(environment: str) -> str:
+    """Where `sentry_dsn` took the environment's DSN from, in words (never the DSN itself)."""
+    if text_answer(f"sentry_dsn_{environment}").strip():
+        return "the answer"
+    if os.environ.get(f"SENTRY_DSN_{environment.upper()}", "").strip():
+        return f"$SENTRY_DSN_{environment.upper()}"
+    return "none given: Sentry off"
+
+
+def regenerating_for_cruft(answers: dict[str, object]) -> bool:
+    """Whether cruft is baking a throwaway copy to compare with or patch from (`cruft diff`, `cruft update`).
+
+    cruft puts `_commit` into every context it bakes (plain cookiecutter never does), and for diff and update it
+    bakes into a fresh `tempfile.TemporaryDirectory()`, so the project folder is `<temp folder>/tmpXXXXXXXX/<slug>`;
+    `cruft create` bakes where the user asked. pre_gen_project.py holds the same function (a test keeps them equal).
+    """
+    if "_commit" not in answers:
+        return False
+    project = Path.cwd().resolve()
+    temp_folder = Path(tempfile.gettempdir()).resolve()
+    return project.parent.parent == temp_folder and project.parent.name.startswith("tmp")
+
+
 def dotenv_value(value: str) -> str:
     """`value` written so python-dotenv (what pydantic-settings reads .env files with) reads back exactly it.
 
@@ -212,25 +238,28 @@ def cd_target(project: Path) -> str:
 
 
 def next_steps(project: Path, environment: str, python_version: str, written: list[str], kept: list[str]) -> str:
-    """What happened to the env files, then what to run, in order."""
+    """What happened to the env files and where each DSN came from, then what to run, in order."""
     lines = [f"Created {project} to run as ENVIRONMENT={environment}."]
     if written:
         lines.append(f"Wrote {', '.join(written)} (mode 0600, ignored by git); .env.example documents them.")
     lines += [f"Kept your existing {name}: it was not overwritten." for name in kept]
+    sources = "; ".join(f"{name}: {dsn_source(name)}" for name in ENVIRONMENTS)
     lines += [
+        f"Sentry DSNs written ({sources}).",
         "",
         "Next steps:",
         f"  cd {cd_target(project)}",
+        "  git init  # make check-dsn checks the files git tracks",
         f"  python{python_version} -m venv .venv && . .venv/bin/activate",
         '  pip install -e ".[dev]"',
+        "  make lock  # pins every dependency in uv.lock, which CI and the Docker image install: commit it",
     ]
     if environment == "production":
         lines.append("  # production refuses SQLite: set DATABASE_URL in .env.production or the environment")
     lines += [
         "  alembic upgrade head",
+        "  make check  # everything CI runs: the DSN check, the lock, lint, types, tests, migrations",
         "  uvicorn app.main:app --reload",
-        "  pytest",
-        "  make lock  # pins every dependency in uv.lock, which CI and the Docker image install: commit it",
     ]
     return "\n".join(lines)
 
@@ -244,7 +273,8 @@ def main() -> int:
     environment = text_answer("environment")
     database_name = text_answer("project_slug").replace("-", "_")
     written, kept = write_env_files(project, env_files(environment, database_name))
-    say(next_steps(project, environment, text_answer("python_version"), written, kept))
+    if not regenerating_for_cruft(ANSWERS):
+        say(next_steps(project, environment, text_answer("python_version"), written, kept))
     return 0
 
 

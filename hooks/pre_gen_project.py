@@ -107,8 +107,9 @@ SHOWN_CHARACTERS: Final = 100
 class AnswerError(Exception):
     """A bad answer; its message is the one line the user sees."""
 
-    def __init__(self, field: str, value: object, problem: str, expected: str) -> None:
-        super().__init__(f"{field}: {shown(value)} {problem}; expected {expected}")
+    def __init__(self, field: str, value: object, problem: str, expected: str, *, secret: bool = False) -> None:
+        what = "the value (not shown: it may hold a key)" if secret else shown(value)
+        super().__init__(f"{field}: {what} {problem}; expected {expected}")
 
 
 def shown(value: object) -> str:
@@ -263,13 +264,52 @@ def sentry_dsn(answers: dict[str, object], environment: str) -> tuple[str, str]:
     return answer, ""
 
 
+def dsn_problem(value: str) -> str:
+    """What is wrong with a value that is not a DSN, in words that never quote it."""
+    scheme, separator, rest = value.partition("://")
+    if not separator or scheme not in {"http", "https"}:
+        return "does not start with https://"
+    if "@" not in rest:
+        return "has no <public_key>@ before the host"
+    if not re.search(r"/[0-9]+\Z", rest):
+        return "does not end in a numeric project id"
+    return "has a key, host or port sentry-sdk refuses"
+
+
 def check_sentry_dsn(field: str, value: str, source: str) -> None:
-    """Empty (Sentry stays off), or a DSN sentry-sdk accepts."""
+    """Empty (Sentry stays off), or a DSN sentry-sdk accepts. A bad value is never shown: it may hold a key."""
     if not value:
         return
     match = DSN_PATTERN.fullmatch(value)
     if not match or (match["port"] is not None and not 0 < int(match["port"]) <= MAX_PORT):
-        raise AnswerError(field + source, value, "is not a Sentry DSN", DSN_EXPECTED)
+        problem = f"is not a Sentry DSN: it {dsn_problem(value)}"
+        raise AnswerError(field + source, value, problem, DSN_EXPECTED, secret=True)
+
+
+def regenerating_for_cruft(answers: dict[str, object]) -> bool:
+    """Whether cruft is baking a throwaway copy to compare with or patch from (`cruft diff`, `cruft update`).
+
+    cruft puts `_commit` into every context it bakes (plain cookiecutter never does), and for diff and update it
+    bakes into a fresh `tempfile.TemporaryDirectory()`, so the project folder is `<temp folder>/tmpXXXXXXXX/<slug>`;
+    `cruft create` bakes where the user asked. post_gen_project.py holds the same function (a test keeps them equal).
+    """
+    if "_commit" not in answers:
+        return False
+    project = Path.cwd().resolve()
+    temp_folder = Path(tempfile.gettempdir()).resolve()
+    return project.parent.parent == temp_folder and project.parent.name.startswith("tmp")
+
+
+def dsn_answer_warnings(answers: dict[str, object]) -> list[str]:
+    """One warning per DSN given as an answer to cruft, which keeps every answer in the tracked `.cruft.json`."""
+    if "_commit" not in answers or regenerating_for_cruft(answers):
+        return []
+    return [
+        f"warning: {field} was given as an answer: cruft stores it in .cruft.json, which git tracks and "
+        f"`make check-dsn` refuses; empty the answer there and pass the DSN as ${field.upper()} instead"
+        for field in DSN_FIELDS
+        if isinstance(answers.get(field), str) and str(answers[field]).strip()
+    ]
 
 
 def check_answers(answers: dict[str, object]) -> list[str]:
@@ -318,8 +358,8 @@ def main() -> int:
     remove_rendered_copy()
     scrub_replay_files(ANSWERS)
     problems = check_answers(ANSWERS)
-    for problem in problems:
-        print(problem, file=sys.stderr)
+    for line in [*problems, *dsn_answer_warnings(ANSWERS)]:
+        print(line, file=sys.stderr)
     return 1 if problems else 0
 
 

@@ -44,11 +44,12 @@ TUNED = {
 }
 NEXT_STEPS = [
     "cd ",
+    "git init",
     'pip install -e ".[dev]"',
-    "alembic upgrade head",
-    "uvicorn app.main:app --reload",
-    "pytest",
     "make lock",
+    "alembic upgrade head",
+    "make check",
+    "uvicorn app.main:app --reload",
 ]
 TOOL_CACHES = {".mypy_cache", ".pytest_cache", ".ruff_cache", "__pycache__"}
 SANDBOX = {"home", "tmp", "out", "replay", "cache", "cookiecutter.yaml", "typed-answers.json"}
@@ -482,7 +483,8 @@ def test_bad_dsn_message_matches_the_spec(bake: Bake, tmp_path: Path) -> None:
     baked = bake(tmp_path, sentry_dsn_staging="htp://x")
 
     assert baked.stderr == (
-        "sentry_dsn_staging: 'htp://x' is not a Sentry DSN; expected https://<public_key>@<host>/<project_id>\n"
+        "sentry_dsn_staging: the value (not shown: it may hold a key) is not a Sentry DSN: it does not start with"
+        " https://; expected https://<public_key>@<host>/<project_id>\n"
     )
 
 

@@ -105,7 +105,9 @@ def test_sentry_dsn_is_accepted(pre_hook: ModuleType, dsn: str) -> None:
     ],
 )
 def test_malformed_sentry_dsn_is_rejected(pre_hook: ModuleType, dsn: str) -> None:
-    with pytest.raises(pre_hook.AnswerError, match=r"^sentry_dsn_staging: .* is not a Sentry DSN; expected https://"):
+    with pytest.raises(
+        pre_hook.AnswerError, match=r"^sentry_dsn_staging: .* is not a Sentry DSN: it .*; expected https://"
+    ):
         pre_hook.check_sentry_dsn("sentry_dsn_staging", dsn, "")
 
 

@@ -137,6 +137,33 @@ def test_dsn_check_knows_a_dsn_by_its_shape(checkout: Path) -> None:
     assert flagged == [f"docs.txt:{number}: holds a Sentry DSN" for number in (1, 2, 3, 4)]
 
 
+def test_dsn_check_knows_the_readme_and_region_dsn_shapes(checkout: Path) -> None:
+    lines = [
+        "the README's example: https://abc123def456@o1.ingest.sentry.io/42",
+        "a short key on Sentry's US region: https://abc@o7.ingest.us.sentry.io/42",
+        "a short key on Sentry's EU region: SENTRY_DSN=https://k3y@o7.ingest.de.sentry.io/42",
+        "a generated key on a self-hosted Sentry: https://a1b2c3d4e5f6a7b8@sentry.example.com/3",
+        "a made-up key on a made-up host: https://secretkey@o1.ingest.example.com/42",
+        "a local test server: http://public@127.0.0.1:8000/1",
+        "a placeholder: https://KEY@HOST/PROJECT",
+    ]
+    (checkout / "notes.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ok(run(["git", "add", "notes.md"], cwd=checkout))
+
+    flagged = [line for line in check_no_dsn(checkout).stderr.splitlines() if line.endswith("holds a Sentry DSN")]
+
+    assert flagged == [f"notes.md:{number}: holds a Sentry DSN" for number in (1, 2, 3, 4)]
+
+
+def test_fresh_bake_passes_the_dsn_check_once_tracked(bake: Bake, tmp_path: Path) -> None:
+    project = bake(tmp_path / "bake").project
+    commit_all(project, "Bake the service")
+
+    result = check_no_dsn(project)
+
+    assert (result.returncode, result.stderr) == (0, "")
+
+
 def test_dsn_check_ignores_a_made_up_dsn(checkout: Path) -> None:
     (checkout / "tests" / "test_made_up.py").write_text(f'"""A fake."""\n\nDSN = "{MADE_UP_DSN}"\n', encoding="utf-8")
     ok(run(["git", "add", "--all"], cwd=checkout))
@@ -160,6 +187,7 @@ def test_dsn_check_outside_a_repository_says_so_in_one_line(bake: Bake, tmp_path
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("check_no_dsn: cannot list the files git tracks")
+    assert "git init" in result.stderr
 
 
 # The cruft round trip
@@ -232,25 +260,65 @@ def test_cruft_create_says_nothing_of_replay_files(round_trip: RoundTrip) -> Non
     assert "replay" not in round_trip.created.stdout + round_trip.created.stderr
 
 
-@pytest.mark.slow
-def test_cruft_create_with_a_dsn_answer_says_nothing_of_replay_files(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+@pytest.fixture(scope="module")
+def created_with_a_dsn_answer(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    workdir = tmp_path_factory.mktemp("dsn-answer")
+    home = workdir / "home"
     home.mkdir()
-    created = ok(
+    return ok(
         cruft(
             "create",
             str(TEMPLATE_DIR),
             "--no-input",
             "--output-dir",
-            str(tmp_path / "services"),
+            str(workdir / "services"),
             "--extra-context",
             json.dumps({"project_slug": "orders", "sentry_dsn_staging": REAL_DSN}),
-            cwd=tmp_path,
+            cwd=workdir,
             home=home,
         )
     )
 
-    assert "replay" not in created.stdout + created.stderr
+
+@pytest.mark.slow
+def test_cruft_create_with_a_dsn_answer_says_nothing_of_replay_files(
+    created_with_a_dsn_answer: subprocess.CompletedProcess[str],
+) -> None:
+    assert "replay" not in created_with_a_dsn_answer.stdout + created_with_a_dsn_answer.stderr
+
+
+@pytest.mark.slow
+def test_cruft_create_warns_of_a_dsn_given_as_an_answer_without_showing_it(
+    created_with_a_dsn_answer: subprocess.CompletedProcess[str],
+) -> None:
+    warnings = [line for line in created_with_a_dsn_answer.stderr.splitlines() if line.startswith("warning:")]
+
+    assert len(warnings) == 1
+    assert "sentry_dsn_staging" in warnings[0]
+    assert ".cruft.json" in warnings[0]
+    assert "$SENTRY_DSN_STAGING" in warnings[0]
+    assert (
+        REAL_DSN.split("//")[1].split("@")[0] not in created_with_a_dsn_answer.stdout + created_with_a_dsn_answer.stderr
+    )
+
+
+@pytest.mark.slow
+def test_cruft_create_prints_the_next_steps(round_trip: RoundTrip) -> None:
+    assert "Next steps:" in round_trip.created.stdout
+
+
+@pytest.mark.slow
+def test_cruft_diff_output_holds_nothing_from_the_hooks(round_trip: RoundTrip) -> None:
+    assert (round_trip.diff_before_update.stdout, round_trip.diff_before_update.stderr) == ("", "")
+
+
+@pytest.mark.slow
+def test_cruft_update_output_holds_nothing_from_the_hooks(round_trip: RoundTrip) -> None:
+    output = round_trip.updated.stdout + round_trip.updated.stderr
+
+    assert "Next steps" not in output
+    assert "Created " not in output
+    assert "warning:" not in output
 
 
 @pytest.mark.slow

@@ -1,8 +1,12 @@
 """The generated README's "Adding a resource" recipe, followed to the letter on a bake, gives a working service.
 
-The test takes everything from the README itself: each ``python`` block names its file on its first line (a whole
-file, or ``(add)``: lines to add to one), each ``bash`` block holds commands run as written, in the project, with
-the project's virtualenv first on PATH. The recipe cannot rot: a step that no longer works fails here.
+The test takes everything from the README itself and does what its text says, as a reader pasting it would: each
+``python`` block names its file on its first line: ``# path`` for a new file (written whole), ``# path (add at the
+end)`` (or a bare ``(add)``) for lines appended to an existing file, ``# path (add to the imports)`` for lines
+pasted below the file's last top-level import. Each ``bash`` block holds commands run as written, in the project,
+with the project's virtualenv first on PATH. Nothing is tidied on the reader's behalf: only the recipe's own
+``make format`` does that. The recipe cannot rot: a step that no longer works fails here, on a default and a lean
+bake.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 SECTION = re.compile(r"^## Adding a resource\n(.*?)(?=^## )", re.MULTILINE | re.DOTALL)
 BLOCK = re.compile(r"^```(python|bash)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
-FILE_HEADER = re.compile(r"# (?P<path>[\w/.]+\.py)(?P<add> \(add\))?")
+FILE_HEADER = re.compile(r"# (?P<path>[\w/.]+\.py)(?: \((?P<where>add|add at the end|add to the imports)\))?")
 COMMAND_TIMEOUT_SECONDS = 600
 
 
@@ -34,17 +38,19 @@ def recipe(readme: str) -> list[tuple[str, str]]:
     return BLOCK.findall(section.group(1))
 
 
-def add_lines(path: Path, lines: list[str]) -> None:
-    """Imports go after the file's last top-level import; every other line goes at the end."""
+def append_lines(path: Path, lines: list[str]) -> None:
+    """Paste `lines` at the end of the file, as they stand."""
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + ("" if text.endswith("\n") else "\n") + "\n".join(lines) + "\n", encoding="utf-8")
+
+
+def insert_after_imports(path: Path, lines: list[str]) -> None:
+    """Paste `lines` right below the file's last top-level import statement, as they stand."""
     source = path.read_text(encoding="utf-8").splitlines()
-    tree = ast.parse("\n".join(source))
-    last_import = max(
-        (node.end_lineno or 0 for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)), default=0
-    )
-    new_imports = [line for line in lines if line.startswith(("import ", "from "))]
-    others = [line for line in lines if line not in new_imports]
-    updated = [*source[:last_import], *new_imports, *source[last_import:], *others]
-    path.write_text("\n".join(updated) + "\n", encoding="utf-8")
+    imports = [node for node in ast.parse("\n".join(source)).body if isinstance(node, ast.Import | ast.ImportFrom)]
+    assert imports, f"{path.name} has no imports to add to"
+    last_import = imports[-1].end_lineno or 0
+    path.write_text("\n".join([*source[:last_import], *lines, *source[last_import:]]) + "\n", encoding="utf-8")
 
 
 def follow(project: Path, language: str, text: str, env: dict[str, str]) -> None:
@@ -70,20 +76,26 @@ def follow(project: Path, language: str, text: str, env: dict[str, str]) -> None
     named = FILE_HEADER.fullmatch(header)
     assert named is not None, f"a python block of the recipe does not start with its file's path: {header!r}"
     path = project / named["path"]
-    if named["add"]:
-        add_lines(path, body.splitlines())
+    if named["where"] in {"add", "add at the end"}:  # lines to add, with no place named, go at the end
+        append_lines(path, body.splitlines())
+    elif named["where"] == "add to the imports":
+        insert_after_imports(path, body.splitlines())
     else:
         assert not path.exists(), f"{named['path']} exists already: the recipe would overwrite it"
         path.write_text(body, encoding="utf-8")
 
 
+@pytest.mark.parametrize(
+    ("include_examples", "migrations"),
+    [("yes", ["0001_create_posts.py", "0002_add_tags.py"]), ("no", ["0001_add_tags.py"])],
+    ids=["default", "lean"],
+)
 def test_readme_recipe_adds_a_resource_that_passes_lint_types_tests_and_migrations(
-    bake: Callable[..., Baked], tmp_path: Path
+    bake: Callable[..., Baked], tmp_path: Path, include_examples: str, migrations: list[str]
 ) -> None:
-    project = bake(tmp_path / "bake").project
-    # A service lives in a git repository: `make check` refuses any tracked file that holds a Sentry DSN.
+    project = bake(tmp_path / "bake", include_examples=include_examples).project
+    # The bake's next steps: a git repository (`make check` refuses any tracked file that holds a Sentry DSN).
     subprocess.run(["git", "init", "--quiet"], cwd=project, check=True)
-    subprocess.run(["git", "add", "--all"], cwd=project, check=True)
     python = build_venv(tmp_path / "venv", ["-e", f"{project}[dev]"], what="install the bake")
     env = clean_environment()
     env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
@@ -96,10 +108,5 @@ def test_readme_recipe_adds_a_resource_that_passes_lint_types_tests_and_migratio
     for language, text in steps:
         follow(project, language, text, env)
 
-    assert sorted(path.name for path in (project / "migrations" / "versions").glob("*.py")) == [
-        "0001_create_posts.py",
-        "0002_add_tags.py",
-    ]
-    assert "sa.UniqueConstraint" in (project / "migrations" / "versions" / "0002_add_tags.py").read_text(
-        encoding="utf-8"
-    )
+    assert sorted(path.name for path in (project / "migrations" / "versions").glob("*.py")) == migrations
+    assert "sa.UniqueConstraint" in (project / "migrations" / "versions" / migrations[-1]).read_text(encoding="utf-8")

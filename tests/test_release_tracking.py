@@ -55,11 +55,15 @@ def run_step(command: str, cwd: Path, tmp_path: Path, **env: str) -> tuple[str, 
     return output.read_text(encoding="utf-8"), result.stdout
 
 
-def test_release_runs_only_after_the_checks_pass_on_main_or_on_request(job: dict[str, Any]) -> None:
+def test_release_runs_only_after_the_checks_pass_on_the_default_branch(job: dict[str, Any]) -> None:
     assert job["needs"] == "check"
     assert "workflow_dispatch" in job["if"]
-    assert "refs/heads/main" in job["if"]
+    assert job["if"].startswith("github.ref == format('refs/heads/{0}', github.event.repository.default_branch) && ")
     assert job["env"] == {"SENTRY_AUTH_TOKEN": "${{ secrets.SENTRY_AUTH_TOKEN }}"}
+
+
+def test_release_runs_in_the_environment_that_holds_the_token(job: dict[str, Any]) -> None:
+    assert job["environment"] == "sentry-release"
 
 
 def test_without_a_token_the_job_says_so_and_skips_every_other_step(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,22 @@ def test_ci_sets_up_the_python_version_the_project_was_generated_for(product: Pr
 
     assert output.read_text(encoding="utf-8").strip() == f"version={product.answers.python_version}"
     assert setup["with"]["python-version"] == "${{ steps.python.outputs.version }}"
+
+
+def test_ci_pins_every_action_to_a_full_commit_with_its_version_beside_it(product: Product) -> None:
+    uses = re.findall(r"^\s*- uses: (\S+)(.*)$", product.text(".github/workflows/ci.yml"), re.MULTILINE)
+
+    assert len(uses) == 5
+    for action, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), action
+        assert re.fullmatch(r" # v\d+\.\d+\.\d+", comment), (action, comment)
+
+
+def test_ci_checkouts_keep_no_credentials(product: Product) -> None:
+    jobs = product.yaml(".github/workflows/ci.yml")["jobs"]
+    checkouts = [
+        step for job in jobs.values() for step in job["steps"] if step.get("uses", "").startswith("actions/checkout@")
+    ]
+
+    assert len(checkouts) == 2
+    assert all(step["with"]["persist-credentials"] is False for step in checkouts)

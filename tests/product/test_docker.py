@@ -288,3 +288,11 @@ def test_compose_points_the_service_at_the_database_service(product: Product) ->
         url = services[name]["environment"]["DATABASE_URL"]
         assert url.startswith("postgresql+asyncpg://"), name
         assert "@db:5432/" in url, name
+
+
+def test_compose_publishes_every_port_on_the_loopback_address_only(product: Product) -> None:
+    services = product.yaml("docker-compose.yml")["services"]
+    published = [port for service in services.values() for port in service.get("ports", [])]
+
+    assert len(published) == 2
+    assert all(port.startswith("127.0.0.1:") for port in published), published

@@ -66,3 +66,12 @@ def test_make_install_installs_the_dev_extra_editable(product: Product) -> None:
 @pytest.mark.parametrize("name", VERBATIM_FILES)
 def test_tool_files_are_baked_verbatim(product: Product, name: str) -> None:
     assert product.text(name) == (TEMPLATE_PROJECT / name).read_text(encoding="utf-8")
+
+
+def test_make_help_names_the_port_and_host_run_listens_on(default_product: Path) -> None:
+    shown = subprocess.run(
+        ["make", "help", "PORT=8010"], cwd=default_product, capture_output=True, text=True, timeout=30, check=True
+    ).stdout
+
+    assert "PORT" in shown
+    assert "127.0.0.1:8010" in shown

@@ -56,3 +56,10 @@ def test_readme_documents_pip_and_uv_setups(product: Product) -> None:
     assert 'pip install -e ".[dev]"' in readme
     assert "uv sync --extra dev" in readme
     assert "alembic upgrade head && uvicorn app.main:app" in readme
+
+
+def test_readme_states_the_description_once(product: Product) -> None:
+    readme = product.text("README.md")
+    description = product.answers.values.get("project_description", "A FastAPI service with error tracking built in.")
+
+    assert readme.count(description.rstrip(".")) == 1

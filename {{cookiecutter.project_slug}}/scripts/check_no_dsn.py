@@ -1,7 +1,10 @@
 """Fail when a file git tracks holds a Sentry DSN: DSNs belong in the git-ignored `.env.<ENVIRONMENT>` files.
 
-`make check-dsn`, CI and the pre-commit hook run it. A DSN is known by its shape: Sentry's keys are 32 hex
-digits, so made-up DSNs in tests (`https://public@example.com/1`) pass. Standard library only.
+`make check-dsn`, CI and the pre-commit hook run it. A DSN is known by its shape, `scheme://KEY@HOST/PROJECT_ID`
+(a `:SECRET` after the key, a port and a path prefix allowed), when it points at Sentry's own hosts (`sentry.io`),
+whatever the key, or when its key looks generated: Sentry's are 32 hex digits, and any key of 12 or more letters
+and digits mixed counts. Made-up DSNs in tests (`https://public@example.com/1`) and placeholders
+(`https://KEY@HOST/PROJECT`) pass. Standard library only.
 """
 
 from __future__ import annotations
@@ -13,9 +16,23 @@ import sys
 from pathlib import Path
 
 DSN = re.compile(
-    rb"https?://[0-9a-f]{32}(?::[0-9a-f]{32})?@[^\s/\"'<>@]+(?:/[^\s\"'<>@]*)?/[0-9]+",
-    re.IGNORECASE,
+    rb"""
+    https?://
+    (?P<key> [A-Za-z0-9]+ ) (?: :[A-Za-z0-9]+ )? @
+    (?P<host> [A-Za-z0-9.-]+ | \[[0-9A-Fa-f:.]+\] ) (?: :[0-9]+ )?
+    (?: /[A-Za-z0-9._~%-]+ )* / [0-9]+ \b
+    """,
+    re.VERBOSE,
 )
+SENTRY_HOST = re.compile(rb"(?:.+\.)?sentry\.io", re.IGNORECASE)
+GENERATED_KEY = re.compile(rb"(?=[A-Za-z0-9]*[0-9])(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{12,}")
+
+
+def holds_a_dsn(line: bytes) -> bool:
+    """Whether `line` holds a URL shaped like a DSN whose host is Sentry's or whose key looks generated."""
+    return any(
+        SENTRY_HOST.fullmatch(match["host"]) or GENERATED_KEY.fullmatch(match["key"]) for match in DSN.finditer(line)
+    )
 
 
 def git(*args: str) -> str:
@@ -43,14 +60,15 @@ def lines_holding_a_dsn(path: Path) -> list[int]:
         data = path.read_bytes()
     except OSError:
         return []
-    return [number for number, line in enumerate(data.splitlines(), start=1) if DSN.search(line)]
+    return [number for number, line in enumerate(data.splitlines(), start=1) if holds_a_dsn(line)]
 
 
 def main() -> int:
     try:
         root, names = tracked_files()
     except OSError as error:
-        print(f"check_no_dsn: cannot list the files git tracks: {error}", file=sys.stderr)
+        hint = "; run `git init` to make this folder a repository" if "not a git repository" in str(error) else ""
+        print(f"check_no_dsn: cannot list the files git tracks: {error}{hint}", file=sys.stderr)
         return 2
     found = [(name, number) for name in names for number in lines_holding_a_dsn(root / name)]
     for name, number in found:

@@ -21,7 +21,7 @@ def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     (tmp_path / ".env").write_text("ENVIRONMENT=staging\nLOG_LEVEL=WARNING\nSENTRY_TRACES_SAMPLE_RATE=0.5\n")
     (tmp_path / ".env.staging").write_text(
-        "SENTRY_DSN=https://abc@o1.ingest.sentry.io/42\nSENTRY_TRACES_SAMPLE_RATE=0.2\n"
+        "SENTRY_DSN=https://abc@o1.ingest.example.com/42\nSENTRY_TRACES_SAMPLE_RATE=0.2\n"
     )
     (tmp_path / ".env.production").write_text("SENTRY_TRACES_SAMPLE_RATE=0.01\n")
     return tmp_path
@@ -41,7 +41,7 @@ def test_environment_file_overrides_dot_env(project_dir: Path) -> None:
     settings = load()
     assert settings.SENTRY_TRACES_SAMPLE_RATE == 0.2
     assert settings.SENTRY_DSN is not None
-    assert str(settings.SENTRY_DSN.get_secret_value()) == "https://abc@o1.ingest.sentry.io/42"
+    assert str(settings.SENTRY_DSN.get_secret_value()) == "https://abc@o1.ingest.example.com/42"
 
 
 def test_real_environment_overrides_both_files(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

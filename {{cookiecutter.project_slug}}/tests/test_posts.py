@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.schemas.post import BODY_MAX_LENGTH, ID_MAX, PAGE_MAX_LIMIT
+from app.schemas.fields import ID_MAX
+from app.schemas.post import BODY_MAX_LENGTH, PAGE_MAX_LIMIT
 
 POSTS = "/api/v1/posts"
 

@@ -137,7 +137,7 @@ async def test_frame_locals_are_off_by_default(make_settings: MakeSettings) -> N
 
 def test_settings_never_show_the_dsn_or_the_database_password(make_settings: MakeSettings) -> None:
     settings = make_settings(
-        SENTRY_DSN="https://pubkey-1@o1.ingest.sentry.io/1", DATABASE_URL="postgresql+asyncpg://app:pw-42@db/app"
+        SENTRY_DSN="https://pubkey-1@o1.ingest.example.com/1", DATABASE_URL="postgresql+asyncpg://app:pw-42@db/app"
     )
     for shown in (repr(settings), str(settings), str(settings.model_dump())):
         assert "pubkey-1" not in shown

@@ -9,13 +9,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic.json_schema import SkipJsonSchema
 
 from app.models.post import TITLE_MAX_LENGTH
+from app.schemas.fields import WITHOUT_NUL
 
 BODY_MAX_LENGTH = 10_000
 PAGE_MAX_LIMIT = 100
-# posts.id is an INTEGER: PostgreSQL refuses a larger number even in a comparison, so refuse it first, with a 422.
-ID_MAX = 2**31 - 1
-# PostgreSQL text cannot hold NUL characters: refuse them here with a 422, not in the database with a 500.
-WITHOUT_NUL = r"^[^\x00]*$"
 # Unicode White_Space, spelled out: `\s` means three different sets in Python, Rust (pydantic) and JavaScript
 # regexes, and every client reads the schema's pattern with its own engine.
 WHITESPACE = (

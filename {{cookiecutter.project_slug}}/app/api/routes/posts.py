@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, status
 
 from app.schemas.errors import ErrorResponse
-from app.schemas.post import ID_MAX, PAGE_MAX_LIMIT, PostCreate, PostPage, PostRead, PostUpdate
+from app.schemas.fields import ID_MAX
+from app.schemas.post import PAGE_MAX_LIMIT, PostCreate, PostPage, PostRead, PostUpdate
 from app.services.post_service import PostServiceDep
 
 ERROR: dict[str, Any] = {"model": ErrorResponse}
