@@ -127,6 +127,9 @@ def sentry_request(scope: Scope, receive: Receive, request_id: str) -> Iterator[
     ``receive`` and sets its ``status_code``. A sampled request's transaction is named by its route on the way out.
     """
     with sentry_sdk.isolation_scope() as isolation:
+        # A request is a unit of work of its own: what the process logged before it (start-up lines, other units'
+        # errors handled outside any unit) is no breadcrumb of its events.
+        isolation.clear_breadcrumbs()
         # A request starts its own trace (or continues the caller's, from its headers), never a span of the
         # code that happens to call the app in-process, as a test client does.
         sentry_sdk.get_current_scope().span = None

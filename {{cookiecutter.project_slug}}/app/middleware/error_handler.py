@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette import status
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from app.core.logging import add_to_access_line
 from app.core.paths import route_path
@@ -22,13 +23,13 @@ from app.core.sentry import report
 from app.db.errors import constraint_name, is_database_unavailable, is_duplicate, raised_by_database
 from app.exceptions import AppException
 from app.middleware.allowed_methods import allow_header
+from app.middleware.late_errors import REPORTED_AFTER_RESPONSE
 from app.middleware.validation_messages import message_without_input
 from app.schemas.errors import GENERIC_MESSAGE, MAX_REPORTED_ERRORS, error_code_for, error_response, status_phrase
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from starlette.requests import Request
-    from starlette.responses import Response
 
 log = structlog.get_logger(__name__)
 
@@ -166,6 +167,8 @@ async def handle_os_error(request: Request, exc: OSError) -> Response:
 
 
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
+    if getattr(request.state, REPORTED_AFTER_RESPONSE, False):
+        return Response(status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)  # never sent: the response had started
     return unexpected_error_response(exc, request_id_of(request), route_path(request.scope))
 
 

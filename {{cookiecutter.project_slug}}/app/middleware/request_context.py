@@ -20,6 +20,7 @@ from app.core.paths import route_path, route_template
 from app.core.redaction import cap_text, redact_text
 from app.core.sentry import sentry_request
 from app.middleware.error_handler import unexpected_error_response
+from app.middleware.late_errors import report_after_response
 from app.schemas.errors import REQUEST_ID_HEADER, error_code_for, error_response
 
 if TYPE_CHECKING:
@@ -139,6 +140,9 @@ class RequestContextMiddleware:
                 await self.app(scope, limited_receive, send_with_request_id)
         except Exception as exc:
             if response_started:
+                # A background task or a streaming body failed: reported here, in the request's scope, then raised
+                # on so that the server cuts the connection (a stream's client sees an incomplete body, not a 200).
+                report_after_response(exc, scope)
                 raise
             # Rendered here rather than in ServerErrorMiddleware: one capture, our headers, no re-raise.
             response = unexpected_error_response(exc, request_id, route_path(scope))
