@@ -20,7 +20,14 @@ from app.clients.external_api import ExternalAPIClient
 from app.core.config import VERSION, Settings, get_settings
 from app.core.logging import configure_logging
 from app.core.redaction import configure as configure_redaction
-from app.core.sentry import init_sentry, sentry_status, trace_queries
+from app.core.sentry import (
+    init_sentry,
+    report,
+    reporting_escaped_errors,
+    sentry_startup,
+    sentry_status,
+    trace_queries,
+)
 from app.core.shutdown import drain_on_sigterm
 from app.db.engine import build_engine
 from app.db.reachability import DatabaseWatch
@@ -37,11 +44,11 @@ log = structlog.get_logger(__name__)
 
 
 async def _shutdown_step(step: str, close: Callable[[], Awaitable[None]]) -> None:
-    """Run one step of shutdown: a failure is logged, and the steps after it still run."""
+    """Run one step of shutdown: a failure is reported and logged, and the steps after it still run."""
     try:
         await close()
-    except Exception:
-        log.exception("shutdown step failed", step=step)
+    except Exception as exc:
+        log.exception("shutdown step failed", step=step, event_id=report(exc, handled=False))
 
 
 @asynccontextmanager
@@ -54,29 +61,33 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with AsyncExitStack() as shutdown:
         shutdown.callback(sentry_sdk.flush, timeout=2.0)
         shutdown.callback(log.info, "service stopped")
-        engine = build_engine(settings)
-        shutdown.push_async_callback(_shutdown_step, "database engine", engine.dispose)
-        if sentry_enabled:
-            trace_queries(engine)
-        app.state.engine = engine
-        app.state.sessionmaker = build_sessionmaker(engine)
+        # A task that fails unawaited is reported once (spawn() reports its own tasks' failures itself).
+        shutdown.enter_context(reporting_escaped_errors())
+        # A failing step is one event (sent by the flush above) and one log line; the process then exits.
+        with sentry_startup():
+            engine = build_engine(settings)
+            shutdown.push_async_callback(_shutdown_step, "database engine", engine.dispose)
+            if sentry_enabled:
+                trace_queries(engine)
+            app.state.engine = engine
+            app.state.sessionmaker = build_sessionmaker(engine)
 {%- if cookiecutter.include_examples == "yes" %}
-        app.state.external_api = ExternalAPIClient.open(settings)
-        shutdown.push_async_callback(_shutdown_step, "external API client", app.state.external_api.aclose)
+            app.state.external_api = ExternalAPIClient.open(settings)
+            shutdown.push_async_callback(_shutdown_step, "external API client", app.state.external_api.aclose)
 {%- endif %}
-        # Every router is included by now, and routes added after create_app() too: the 405's Allow header.
-        setattr(app.state, ALLOWED_METHODS, allowed_methods_by_path(app.routes))
-        # Checked once, so that the start says whether the database answers; the service starts either way, and
-        # readiness answers 503 until it does.
-        app.state.database = DatabaseWatch(engine)
-        database_answers = await app.state.database.check(settings.HEALTH_CHECK_TIMEOUT)
-        log.info(
-            "service started",
-            environment=settings.ENVIRONMENT,
-            database="ok" if database_answers else "unreachable",
-            release=settings.SENTRY_RELEASE,
-            **sentry_status(settings, enabled=sentry_enabled),
-        )
+            # Every router is included by now, and routes added after create_app() too: the 405's Allow header.
+            setattr(app.state, ALLOWED_METHODS, allowed_methods_by_path(app.routes))
+            # Checked once, so that the start says whether the database answers; the service starts either way, and
+            # readiness answers 503 until it does.
+            app.state.database = DatabaseWatch(engine)
+            database_answers = await app.state.database.check(settings.HEALTH_CHECK_TIMEOUT)
+            log.info(
+                "service started",
+                environment=settings.ENVIRONMENT,
+                database="ok" if database_answers else "unreachable",
+                release=settings.SENTRY_RELEASE,
+                **sentry_status(settings, enabled=sentry_enabled),
+            )
         # What start-up built (modules, routes, engine, clients) lives as long as the process: keep it out of the
         # garbage collector's sight. Under concurrent load, objects that requests hold for a moment get promoted to
         # the oldest generation, and each full collection would scan all of start-up again: pauses of tens of

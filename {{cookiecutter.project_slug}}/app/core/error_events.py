@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, cast
 import sentry_sdk
 from sentry_sdk.utils import event_from_exception
 
+from app.core.error_limiter import repeated_errors
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
@@ -46,6 +48,13 @@ def report_once(
         )
     exc.__dict__[_EVENT_ID] = event_id
     return event_id
+
+
+def report_unhandled(exc: BaseException) -> str | None:
+    """``report_once`` for an exception no handler answered (a task's, start-up's), limited as every report is."""
+    if not sentry_sdk.get_client().is_active():
+        return None
+    return report_once(exc, repeated_errors.admit, handled=False)
 
 
 def capture_error(

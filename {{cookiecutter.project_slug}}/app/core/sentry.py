@@ -1,10 +1,14 @@
 """The one front door to Sentry: the SDK's set-up, and everything the rest of the service uses of it.
 
-Use ``init_sentry`` once per process, ``report`` to send an error, ``sentry_request`` around each request,
-``trace_queries`` on each engine and ``set_request_user`` once a request knows its user. The parts behind these
-(``sentry_scope``, with ``trace_sampling`` behind it, ``sql_tracing``, ``error_events``, ``error_limiter``,
-``source_context``, ``sentry_transport``, ``breadcrumbs`` and ``event_scrubbing``, which applies the redaction
-policy of ``redaction`` to events) are imported from here only.
+Use ``init_sentry`` once per process, ``report`` to send an error, ``trace_queries`` on each engine and
+``set_request_user`` once a request knows its user. Every unit of work runs in a scope of its own, so that an
+unhandled exception is one event tied to it and nothing one unit records reaches another's events:
+``sentry_request`` around each request, ``sentry_connection`` around each WebSocket connection, ``sentry_startup``
+around start-up, ``spawn`` to start a background coroutine, and ``reporting_escaped_errors`` for what escapes any
+other task. The parts behind these (``sentry_scope``, with ``trace_sampling`` behind it, ``sentry_websocket``,
+``sentry_tasks``, ``sentry_lifespan``, ``sql_tracing``, ``error_events``, ``error_limiter``, ``source_context``,
+``sentry_transport``, ``breadcrumbs`` and ``event_scrubbing``, which applies the redaction policy of ``redaction``
+to events) are imported from here only.
 """
 
 from __future__ import annotations
@@ -26,8 +30,11 @@ from app.core.error_limiter import repeated_errors
 from app.core.event_scrubbing import scrub_event, strip_to_safe_minimum
 from app.core.logging import ACCESS_LOGGER
 from app.core.paths import APP_PACKAGE_DIR, is_health_path, route_path
+from app.core.sentry_lifespan import sentry_startup
 from app.core.sentry_scope import sentry_request
+from app.core.sentry_tasks import reporting_escaped_errors, spawn
 from app.core.sentry_transport import WarnOnceTransport
+from app.core.sentry_websocket import sentry_connection
 from app.core.source_context import add_source_context
 from app.core.sql_tracing import trace_queries
 
@@ -43,9 +50,13 @@ __all__ = [
     "make_traces_sampler",
     "repeated_errors",
     "report",
+    "reporting_escaped_errors",
+    "sentry_connection",
     "sentry_request",
+    "sentry_startup",
     "sentry_status",
     "set_request_user",
+    "spawn",
     "trace_queries",
 ]
 

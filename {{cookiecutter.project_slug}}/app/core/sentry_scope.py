@@ -113,7 +113,7 @@ def _trim_transaction(event: Event, request: dict[str, Any]) -> Event:
     return event
 
 
-def _incoming_trace_headers(scope: Scope) -> dict[str, str]:
+def incoming_trace_headers(scope: Scope) -> dict[str, str]:
     return {
         key.decode("latin-1"): value.decode("latin-1")
         for key, value in scope.get("headers", ())
@@ -136,7 +136,7 @@ def sentry_request(scope: Scope, receive: Receive, request_id: str) -> Iterator[
         capture = RequestCapture(scope, receive)
         isolation.set_tag("request_id", request_id)
         isolation.add_event_processor(capture.process_event)
-        context = incoming_trace(_incoming_trace_headers(scope))
+        context = incoming_trace(incoming_trace_headers(scope))
         # Every line logged in this request carries the ids its events will carry (see app.core.logging).
         structlog.contextvars.bind_contextvars(trace_id=context.trace_id, span_id=context.span_id)
         if not decide(context, scope):

@@ -6,11 +6,9 @@ and this is the hottest code in the service.
 
 from __future__ import annotations
 
-import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import structlog
 from starlette import status
 from starlette.exceptions import HTTPException
 
@@ -21,62 +19,26 @@ from app.core.redaction import cap_text, redact_text
 from app.core.sentry import sentry_request
 from app.middleware.error_handler import unexpected_error_response
 from app.middleware.late_errors import report_after_response
+from app.middleware.request_ids import bind_request_context, read_headers, restore_caller_context
+from app.middleware.websocket_context import serve_websocket
 from app.schemas.errors import REQUEST_ID_HEADER, error_code_for, error_response
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-    from contextvars import Token
-
     from starlette.responses import Response
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 TOO_LARGE_MESSAGE = "Request body is too large"
 _HEADER_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
-_VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 # An access line shows this much of a path no route matched: any client can send 64 KB of it.
 MAX_LOGGED_PATH = 1024
-
-
-def read_headers(scope: Scope) -> tuple[str | None, int | None]:
-    """The client's X-Request-ID (if short and made of safe characters) and the declared Content-Length (if valid).
-
-    A function of its own so that no header value stays behind as a local of the middleware's frame, where an
-    error event's frame locals would carry it.
-    """
-    request_id: str | None = None
-    length: int | None = None
-    seen_id = seen_length = False
-    for key, value in scope.get("headers", ()):
-        if key == _HEADER_KEY and not seen_id:
-            seen_id = True
-            request_id = value.decode("ascii") if _VALID_REQUEST_ID.fullmatch(value) else None
-        elif key == b"content-length" and not seen_length:
-            seen_length = True
-            length = int(value) if value.isdigit() else None
-    return request_id, length
-
-
-def bind_request_context(request_id: str) -> Mapping[str, Token[Any]]:
-    """Bind the request's id and nothing else: whatever the caller had bound is unbound, with tokens to restore it."""
-    cleared = dict.fromkeys(structlog.contextvars.get_contextvars(), ...)  # structlog's mark of an unbound field
-    return structlog.contextvars.bind_contextvars(**{**cleared, "request_id": request_id})
-
-
-def restore_caller_context(tokens: Mapping[str, Token[Any]]) -> None:
-    """Unbind what the request bound (its trace ids, a route's own fields), then give the caller back its fields.
-
-    Under a server each request runs in a context of its own; an in-process caller (a test client, a job calling
-    the app) shares its context with the request, and would otherwise keep the request's fields.
-    """
-    structlog.contextvars.unbind_contextvars(*(structlog.contextvars.get_contextvars().keys() - tokens.keys()))
-    structlog.contextvars.reset_contextvars(**tokens)
 
 
 class RequestContextMiddleware:
     """Gives every request an id (logs, Sentry tag, response header), refuses bodies over ``max_body_bytes`` with
     413 (up front from Content-Length, or as the bytes stream in, so no oversized body is ever buffered), and
     writes one access line per request. With ``sentry_enabled`` (decided once, when the app is built) each
-    request also runs in its own Sentry scope (``sentry_request``)."""
+    request also runs in its own Sentry scope (``sentry_request``). WebSocket connections get their id, log context
+    and scope from ``serve_websocket``."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, sentry_enabled: bool) -> None:
         self.app = app
@@ -85,7 +47,10 @@ class RequestContextMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            if scope["type"] == "websocket":
+                await serve_websocket(self.app, scope, receive, send, sentry_enabled=self.sentry_enabled)
+            else:
+                await self.app(scope, receive, send)
             return
 
         incoming_id, declared_length = read_headers(scope)
