@@ -76,7 +76,8 @@ from typing import Any
 import httpx
 import sentry_sdk
 import structlog
-from fastapi import Request
+from fastapi import BackgroundTasks, Request, WebSocket
+from fastapi.responses import StreamingResponse
 from sqlalchemy import text
 
 from app.core.sentry import set_request_user
@@ -114,6 +115,38 @@ async def fail_in_worker() -> None:
     """Fails unexpectedly; the event names the worker process that sent it."""
     sentry_sdk.set_tag("worker_pid", str(os.getpid()))
     raise RuntimeError("e2e: unexpected failure in a worker")
+
+
+@app.post("/e2e/background-failure", status_code=202)
+async def fail_in_background(tasks: BackgroundTasks) -> dict[str, str]:
+    """Answers 202, then its background task fails."""
+
+    def build_report() -> None:
+        log.info("e2e: building the report")
+        raise RuntimeError("e2e: background task failed")
+
+    tasks.add_task(build_report)
+    return {"status": "accepted"}
+
+
+@app.get("/e2e/stream-failure")
+async def fail_mid_stream() -> StreamingResponse:
+    """Starts a 200 stream, then fails before its end."""
+
+    async def rows() -> Any:
+        yield b"first row\\n"
+        raise RuntimeError("e2e: stream failed mid-way")
+
+    return StreamingResponse(rows(), media_type="text/plain")
+
+
+@app.websocket("/e2e/ws/failure")
+async def fail_in_websocket(websocket: WebSocket) -> None:
+    """Accepts, echoes nothing, and fails on the first message."""
+    await websocket.accept()
+    text_in = await websocket.receive_text()
+    log.info("e2e: websocket message", length=len(text_in))
+    raise RuntimeError("e2e: websocket failed after accept")
 
 
 @app.post("/e2e/corpus/{token}")
