@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from app.core.logging import ACCESS_FIELDS
 from app.core.paths import route_path
 from app.core.sentry import report
 
@@ -31,6 +32,9 @@ def report_unit_error(exc: Exception, scope: Scope, message: str) -> str | None:
 
 
 def report_after_response(exc: Exception, scope: Scope) -> None:
-    """A background task or a streaming body failed after the response started: the client's status is sent."""
+    """A background task or a streaming body failed after the response started: the client's status is sent, and
+    the request's access line, written next, keeps that status and names the error."""
     report_unit_error(exc, scope, "unexpected error after the response started")
-    scope.setdefault("state", {})[REPORTED_AFTER_RESPONSE] = True
+    state = scope.setdefault("state", {})
+    state[REPORTED_AFTER_RESPONSE] = True
+    state[ACCESS_FIELDS] = {**state.get(ACCESS_FIELDS, {}), "error": "INTERNAL_ERROR"}
