@@ -57,10 +57,11 @@ def spawn(coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
 
 def _handle_escaped(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     exc = context.get("exception")
-    if isinstance(exc, Exception) and _SPAWN_REPORTED not in exc.__dict__:
+    if isinstance(exc, Exception):
+        if _SPAWN_REPORTED in exc.__dict__:
+            return  # spawn() has reported and logged it
         report_unhandled(exc)
-    if not isinstance(exc, Exception) or _SPAWN_REPORTED not in exc.__dict__:
-        loop.default_exception_handler(context)  # the one log line ("Task exception was never retrieved", ...)
+    loop.default_exception_handler(context)  # the one log line ("Task exception was never retrieved", ...)
 
 
 def report_escaped(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
