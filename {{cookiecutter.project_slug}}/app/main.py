@@ -28,6 +28,7 @@ from app.db.session import build_sessionmaker
 from app.middleware.allowed_methods import ALLOWED_METHODS, allowed_methods_by_path
 from app.middleware.error_handler import add_exception_handlers
 from app.middleware.request_context import RequestContextMiddleware
+from app.middleware.security_headers import SecurityHeaders
 from app.schemas.errors import ErrorResponse
 
 if TYPE_CHECKING:
@@ -106,7 +107,10 @@ def create_app(settings: Settings | None = None, *, sentry_transport: Transport 
     app.state.settings = settings
     app.state.sentry_enabled = sentry_enabled
     app.add_middleware(
-        RequestContextMiddleware, max_body_bytes=settings.MAX_REQUEST_BODY_BYTES, sentry_enabled=sentry_enabled
+        RequestContextMiddleware,
+        max_body_bytes=settings.MAX_REQUEST_BODY_BYTES,
+        sentry_enabled=sentry_enabled,
+        security_headers=SecurityHeaders(hsts_max_age=settings.HSTS_MAX_AGE),
     )
     add_exception_handlers(app)
 

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     ENABLE_DEBUG_ROUTES: bool = False
     # /docs, /redoc and /openapi.json; unset: on everywhere but production.
     ENABLE_DOCS: bool | None = None
+    # Strict-Transport-Security's max-age, for a service reached over TLS only (set where TLS ends); 0: no header.
+    HSTS_MAX_AGE: Annotated[int, Field(ge=0)] = 0
 
     @field_validator("SENTRY_DSN", "SENTRY_SERVER_NAME", "LOG_FORMAT", "ENABLE_DOCS", mode="before")
     @classmethod
