@@ -4,7 +4,7 @@ Debian's chromium (installed by tests/support/browser.py when missing), driven b
 /redoc of a development bake served by a real uvicorn on 127.0.0.1. Every request to another origin is blocked
 and counted. Each page must render every operation of the schema with no console error, no failed request, no
 request to another origin and no CSP violation; "Try it out" on one GET and one POST must get the documented
-answers; a production bake must serve no docs at all. The counts asserted are printed (`pytest -s` shows them),
+answers; a production bake must serve no docs at all. The counts asserted are printed past pytest's capture,
 and a screenshot of each page is saved in the test's output folder.
 """
 
@@ -65,18 +65,28 @@ def operations(development: RunningService) -> list[str]:
     return [operation["operationId"] for item in schema["paths"].values() for operation in item.values()]
 
 
-def report(name: str, watch: PageWatch, **counts: int) -> dict[str, int]:
+def show(capsys: pytest.CaptureFixture[str], text: str) -> None:
+    """Print past pytest's capture: the counts show in `make test`'s output, passing or not."""
+    with capsys.disabled():
+        print(text)
+
+
+def report(capsys: pytest.CaptureFixture[str], name: str, watch: PageWatch, **counts: int) -> dict[str, int]:
     """The counts asserted, printed with what made them non-zero."""
     found = {**counts, **watch.counts()}
-    print(f"\n{name}: {json.dumps(found)}")
+    lines = [f"\nbrowser tier, {name}: {json.dumps(found)}"]
     for what in (watch.console_errors, watch.failed_requests, watch.foreign_requests, watch.csp_violations):
-        for line in what:
-            print(f"  {line}")
+        lines += [f"  {line}" for line in what]
+    show(capsys, "\n".join(lines))
     return {key: found[key] for key in CLEAN}
 
 
 def test_swagger_ui_renders_every_operation_from_the_service_alone(
-    browser: Browser, development: RunningService, operations: list[str], tmp_path: Path
+    browser: Browser,
+    development: RunningService,
+    operations: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     with browser.page(development.url) as (page, watch):
         page.goto(f"{development.url}/docs", wait_until="networkidle")
@@ -84,13 +94,17 @@ def test_swagger_ui_renders_every_operation_from_the_service_alone(
         ids = page.eval_on_selector_all(".opblock", "all => all.map(e => e.id)")
         rendered = len([operation for operation in operations if any(i.endswith(f"-{operation}") for i in ids)])
         page.screenshot(path=str(tmp_path / "docs.png"), full_page=True)
-    assert report("/docs", watch, operations=len(operations), rendered=rendered) == CLEAN
+    assert report(capsys, "/docs", watch, operations=len(operations), rendered=rendered) == CLEAN
     assert rendered == len(operations)
-    print(f"  screenshot: {tmp_path / 'docs.png'}")
+    show(capsys, f"  screenshot: {tmp_path / 'docs.png'}")
 
 
 def test_redoc_renders_every_operation_from_the_service_alone(
-    browser: Browser, development: RunningService, operations: list[str], tmp_path: Path
+    browser: Browser,
+    development: RunningService,
+    operations: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     sections = "[data-section-id^='operation/']"
     with browser.page(development.url) as (page, watch):
@@ -99,9 +113,9 @@ def test_redoc_renders_every_operation_from_the_service_alone(
         ids = set(page.eval_on_selector_all(sections, "all => all.map(e => e.dataset.sectionId)"))
         rendered = len(ids & {f"operation/{operation}" for operation in operations})
         page.screenshot(path=str(tmp_path / "redoc.png"), full_page=False)
-    assert report("/redoc", watch, operations=len(operations), rendered=rendered) == CLEAN
+    assert report(capsys, "/redoc", watch, operations=len(operations), rendered=rendered) == CLEAN
     assert rendered == len(operations)
-    print(f"  screenshot: {tmp_path / 'redoc.png'}")
+    show(capsys, f"  screenshot: {tmp_path / 'redoc.png'}")
 
 
 def try_it_out(page: Any, operation_id: str) -> str:
@@ -121,18 +135,26 @@ def try_it_out(page: Any, operation_id: str) -> str:
     ids=["GET /health/live", "POST /api/v1/posts"],
 )
 def test_try_it_out_gets_the_documented_answer(
-    browser: Browser, development: RunningService, operation_id: str, documented: str, tmp_path: Path
+    browser: Browser,
+    development: RunningService,
+    operation_id: str,
+    documented: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     with browser.page(development.url) as (page, watch):
         page.goto(f"{development.url}/docs", wait_until="networkidle")
         status = try_it_out(page, operation_id)
         page.screenshot(path=str(tmp_path / "try-it-out.png"), full_page=True)
-    assert report(f"try it out {operation_id}", watch, status=int(status)) == CLEAN
+    assert report(capsys, f"try it out {operation_id}", watch, status=int(status)) == CLEAN
     assert status == documented
 
 
 def test_production_serves_no_docs(
-    service: BakedService, browser: Browser, tmp_path_factory: pytest.TempPathFactory
+    service: BakedService,
+    browser: Browser,
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     workdir = tmp_path_factory.mktemp("browser-production")
     statuses = {}
@@ -142,6 +164,6 @@ def test_production_serves_no_docs(
                 response = page.goto(f"{running.url}{path}")
                 statuses[path] = response.status if response else 0
                 assert json.loads(page.inner_text("body"))["error"] == "NOT_FOUND"
-    print(f"\nproduction: {json.dumps(statuses)}")
+    show(capsys, f"\nbrowser tier, production: {json.dumps(statuses)}")
     assert statuses == {"/docs": 404, "/redoc": 404, "/openapi.json": 404}
     assert watch.foreign_requests == []
