@@ -3,9 +3,9 @@
 Debian's chromium (installed by tests/support/browser.py when missing), driven by Playwright, opens /docs and
 /redoc of a development bake served by a real uvicorn on 127.0.0.1. Every request to another origin is blocked
 and counted. Each page must render every operation of the schema with no console error, no failed request, no
-request to another origin and no CSP violation; "Try it out" on one GET and one POST must get the documented
-answers; a production bake must serve no docs at all. The counts asserted are printed past pytest's capture,
-and a screenshot of each page is saved in the test's output folder.
+request to another origin and no CSP violation, and ReDoc's search must find operations; "Try it out" on one
+GET and one POST must get the documented answers; a production bake must serve no docs at all. The counts
+asserted are printed past pytest's capture, and a screenshot of each page is saved in the test's output folder.
 """
 
 from __future__ import annotations
@@ -112,9 +112,15 @@ def test_redoc_renders_every_operation_from_the_service_alone(
         page.locator(sections).first.wait_for(timeout=RENDER_TIMEOUT_MS)
         ids = set(page.eval_on_selector_all(sections, "all => all.map(e => e.dataset.sectionId)"))
         rendered = len(ids & {f"operation/{operation}" for operation in operations})
+        # The search index runs in a worker ReDoc builds from a blob: the page's policy must allow it.
+        page.fill("input[placeholder='Search...']", "health")
+        results = page.locator("[data-role='search:results'] li")
+        results.first.wait_for(timeout=RENDER_TIMEOUT_MS)
+        found = results.count()
         page.screenshot(path=str(tmp_path / "redoc.png"), full_page=False)
-    assert report(capsys, "/redoc", watch, operations=len(operations), rendered=rendered) == CLEAN
+    assert report(capsys, "/redoc", watch, operations=len(operations), rendered=rendered, found=found) == CLEAN
     assert rendered == len(operations)
+    assert found > 0
     show(capsys, f"  screenshot: {tmp_path / 'redoc.png'}")
 
 
