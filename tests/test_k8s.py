@@ -105,7 +105,9 @@ def settings_default(project: Path, name: str) -> float:
 
 
 def sentry_flush_seconds(project: Path) -> float:
-    match = re.search(r"sentry_sdk\.flush\(timeout=([0-9.]+)\)", (project / "app" / "main.py").read_text())
+    # sentry_sdk.flush(timeout=2.0), or registered as a shutdown step: callback(sentry_sdk.flush, timeout=2.0)
+    main = (project / "app" / "main.py").read_text()
+    match = re.search(r"sentry_sdk\.flush(?:\(|, )timeout=([0-9.]+)\)", main)
     assert match, "the lifespan does not flush Sentry with a timeout"
     return float(match.group(1))
 

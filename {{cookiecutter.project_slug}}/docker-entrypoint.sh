@@ -28,8 +28,9 @@ command="${1:-serve}"
 case "$command" in
     serve)
         # --no-access-log: the service writes its own access line (with request_id and trace_id) per request.
+        # --no-server-header: a response need not name the server software (and its version) to an attacker.
         # On SIGTERM each worker stops accepting and gives the requests in flight GRACEFUL_SHUTDOWN_SECONDS.
-        exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --no-access-log \
+        exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --no-access-log --no-server-header \
             --workers "${WEB_CONCURRENCY:-$(cpu_count)}" \
             --timeout-graceful-shutdown "${GRACEFUL_SHUTDOWN_SECONDS:-15}" "$@"
         ;;

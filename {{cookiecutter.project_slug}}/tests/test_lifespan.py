@@ -54,6 +54,7 @@ async def test_a_failing_engine_dispose_still_flushes_sentry_and_is_logged(
     async def failing_dispose(engine: AsyncEngine, close: bool = True) -> None:
         raise OSError("the database went away first")
 
+    real_dispose = AsyncEngine.dispose
     monkeypatch.setattr(AsyncEngine, "dispose", failing_dispose)
 
     async with app.router.lifespan_context(app):
@@ -61,6 +62,7 @@ async def test_a_failing_engine_dispose_still_flushes_sentry_and_is_logged(
 
     assert shutdown_calls == ["sentry flushed"]
     assert failed_steps(log_stream) == ["database engine"]
+    await real_dispose(app.state.engine)  # the start-up check's pooled connection, which the failed step left open
 {%- if cookiecutter.include_examples == "yes" %}
 
 

@@ -84,8 +84,12 @@ class Settings(BaseSettings):
     # that poll readiness; Kubernetes' preStop pause does this job there).
     SHUTDOWN_DRAIN_SECONDS: Annotated[float, Field(ge=0)] = 0.0
     ENABLE_DEBUG_ROUTES: bool = False
+    # /docs, /redoc and /openapi.json; unset: on everywhere but production.
+    ENABLE_DOCS: bool | None = None
+    # Strict-Transport-Security's max-age, for a service reached over TLS only (set where TLS ends); 0: no header.
+    HSTS_MAX_AGE: Annotated[int, Field(ge=0)] = 0
 
-    @field_validator("SENTRY_DSN", "SENTRY_SERVER_NAME", "LOG_FORMAT", mode="before")
+    @field_validator("SENTRY_DSN", "SENTRY_SERVER_NAME", "LOG_FORMAT", "ENABLE_DOCS", mode="before")
     @classmethod
     def _empty_means_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -118,6 +122,11 @@ class Settings(BaseSettings):
     @property
     def debug_routes_enabled(self) -> bool:
         return self.ENVIRONMENT != "production" or self.ENABLE_DEBUG_ROUTES
+
+    @property
+    def docs_enabled(self) -> bool:
+        """The API docs and schema are served: ENABLE_DOCS, or when unset anywhere but production."""
+        return self.ENVIRONMENT != "production" if self.ENABLE_DOCS is None else self.ENABLE_DOCS
 
 
 def describe_errors(error: ValidationError) -> list[str]:

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request id, per-request log context, the body-size limit, the access line, the last-resort 500.
+"""Pure ASGI middleware: request id, log context, body-size limit, security headers, access line, last-resort 500.
 
 One middleware, not a stack of them: each pure-ASGI layer costs every request a coroutine and a ``send`` wrapper,
 and this is the hottest code in the service.
@@ -20,6 +20,7 @@ from app.core.sentry import sentry_request
 from app.middleware.error_handler import unexpected_error_response
 from app.middleware.late_errors import report_after_response
 from app.middleware.request_ids import bind_request_context, read_headers, restore_caller_context
+from app.middleware.security_headers import SecurityHeaders
 from app.middleware.websocket_context import serve_websocket
 from app.schemas.errors import REQUEST_ID_HEADER, error_code_for, error_response
 
@@ -35,15 +36,18 @@ MAX_LOGGED_PATH = 1024
 
 class RequestContextMiddleware:
     """Gives every request an id (logs, Sentry tag, response header), refuses bodies over ``max_body_bytes`` with
-    413 (up front from Content-Length, or as the bytes stream in, so no oversized body is ever buffered), and
-    writes one access line per request. With ``sentry_enabled`` (decided once, when the app is built) each
-    request also runs in its own Sentry scope (``sentry_request``). WebSocket connections get their id, log context
-    and scope from ``serve_websocket``."""
+    413 (up front from Content-Length, or as the bytes stream in, so no oversized body is ever buffered), adds
+    the security headers (``security_headers``) to every response, and writes one access line per request. With
+    ``sentry_enabled`` (decided once, when the app is built) each request also runs in its own Sentry scope
+    (``sentry_request``). WebSocket connections get their id, log context and scope from ``serve_websocket``."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, sentry_enabled: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, sentry_enabled: bool, security_headers: SecurityHeaders
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.sentry_enabled = sentry_enabled
+        self.security_headers = security_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,6 +79,7 @@ class RequestContextMiddleware:
         header = (_HEADER_KEY, request_id.encode("ascii"))
         limit = self.max_body_bytes
         received = 0
+        security_headers = self.security_headers.for_response
 
         async def send_with_request_id(message: Message) -> None:
             nonlocal status_code, response_started
@@ -84,6 +89,7 @@ class RequestContextMiddleware:
                 # Starlette's responses lowercase header names; a route's own X-Request-ID gives way to ours.
                 headers = [item for item in message.get("headers", ()) if item[0] != _HEADER_KEY]
                 headers.append(header)
+                headers += security_headers(headers)
                 message["headers"] = headers
             await send(message)
 

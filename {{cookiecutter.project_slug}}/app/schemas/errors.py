@@ -72,7 +72,10 @@ def error_response(
     event_id: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """The envelope as a JSON response, with the request id in its body and its ``X-Request-ID`` header."""
+    """The envelope as a JSON response, with the request id in its body and its ``X-Request-ID`` header.
+
+    ``Cache-Control: no-store``: an error is about one request at one moment; no cache may keep or replay it.
+    """
     body: dict[str, Any] = {
         "error": error,
         "message": message,
@@ -85,5 +88,5 @@ def error_response(
         content=orjson.dumps(body, default=str, option=orjson.OPT_NON_STR_KEYS),
         status_code=status_code,
         media_type="application/json",
-        headers={**(headers or {}), REQUEST_ID_HEADER: request_id},
+        headers={**(headers or {}), REQUEST_ID_HEADER: request_id, "Cache-Control": "no-store"},
     )
