@@ -6,6 +6,7 @@ import io
 import json
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from sqlalchemy import CheckConstraint, Column, Integer, MetaData, String, Table
 from app.db.base import NAMING_CONVENTION
 from app.db.session import SessionDep
 from app.schemas.errors import REQUEST_ID_HEADER
+from tests.support_db import create_schema, sqlite_url
 
 Events = Callable[[], list[dict[str, Any]]]
 THINGS = "/test/things"
@@ -131,10 +133,16 @@ async def test_timeout_or_connection_error_of_the_services_own_code_is_a_reporte
 
 
 class TestSqliteDatabaseIsLocked:
+    """SQLite's own lock, on an SQLite file whichever database the rest of the suite runs on."""
+
     @pytest.fixture
-    def settings(self, make_settings: Callable[..., Any], database_url: str) -> Any:
-        if make_url(database_url).get_backend_name() != "sqlite":
-            pytest.skip("SQLite's own lock")
+    async def database_url(self, tmp_path: Path) -> str:
+        url = sqlite_url(tmp_path / "locked.db")
+        await create_schema(url)
+        return url
+
+    @pytest.fixture
+    def settings(self, make_settings: Callable[..., Any]) -> Any:
         return make_settings(DB_STATEMENT_TIMEOUT=0.05)
 
     async def test_locked_database_is_503(self, client: httpx.AsyncClient, database_url: str) -> None:
