@@ -42,6 +42,7 @@ async def test_a_failing_shutdown_step_is_one_event_and_its_log_line_names_it(
     async def failing_dispose(engine: AsyncEngine, close: bool = True) -> None:
         raise OSError("the database went away first")
 
+    real_dispose = AsyncEngine.dispose
     monkeypatch.setattr(AsyncEngine, "dispose", failing_dispose)
 
     async with app.router.lifespan_context(app):
@@ -50,6 +51,7 @@ async def test_a_failing_shutdown_step_is_one_event_and_its_log_line_names_it(
     (event,) = events()
     errors = [line for line in log_lines(log_stream) if line["level"] == "error"]
     assert [(line["event"], line["event_id"]) for line in errors] == [("shutdown step failed", event["event_id"])]
+    await real_dispose(app.state.engine)  # the start-up check's pooled connection, which the failed step left open
 
 
 async def test_start_up_lines_ride_in_no_request_event(app: FastAPI, events: Events) -> None:

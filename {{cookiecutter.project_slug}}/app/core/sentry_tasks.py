@@ -12,7 +12,9 @@ import asyncio
 import contextvars
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+{#- Python 3.11 has no type parameter syntax (PEP 695); ruff asks for it on 3.12 and newer. #}
+{%- set type_params = "" if cookiecutter.python_version == "3.11" else "[T]" %}
+from typing import TYPE_CHECKING, Any{{ ", TypeVar" if not type_params }}
 
 import sentry_sdk
 import structlog
@@ -23,7 +25,9 @@ from app.core.error_events import report_unhandled
 if TYPE_CHECKING:
     from sentry_sdk import Scope
 
+{% if not type_params -%}
 T = TypeVar("T")
+{% endif -%}
 log = structlog.get_logger(__name__)
 
 # The event loop keeps only weak references to tasks (asyncio docs, create_task): a task nobody else holds may be
@@ -33,7 +37,7 @@ _running: set[asyncio.Task[Any]] = set()
 _SPAWN_REPORTED = "__spawn_reported__"
 
 
-async def _run(coro: Coroutine[Any, Any, T], isolation: Scope, current: Scope, name: str) -> T:
+async def _run{{ type_params }}(coro: Coroutine[Any, Any, T], isolation: Scope, current: Scope, name: str) -> T:
     with use_isolation_scope(isolation), use_scope(current):
         try:
             return await coro
@@ -43,7 +47,7 @@ async def _run(coro: Coroutine[Any, Any, T], isolation: Scope, current: Scope, n
             raise
 
 
-def spawn(coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
+def spawn{{ type_params }}(coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
     """Run ``coro`` as a task of its own, held until done; a failure is reported once, tied to the spawner's
     context, then raised to whoever awaits the task (nobody need)."""
     isolation = sentry_sdk.get_isolation_scope().fork()
