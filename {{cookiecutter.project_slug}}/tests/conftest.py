@@ -14,6 +14,7 @@ import sentry_sdk
 from fastapi import FastAPI
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.main import create_app
@@ -162,3 +163,21 @@ def events(sentry_transport: CapturingTransport) -> Events:
         return sentry_transport.events
 
     return read
+
+
+@pytest.fixture
+async def failing_engine_dispose(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Once the app is built, every engine's dispose fails, as when the database went away first; the pools are
+    closed for real after the test, so that no connection the start-up check opened outlives it."""
+    real_dispose = AsyncEngine.dispose
+    engines: list[AsyncEngine] = []
+
+    async def failing_dispose(engine: AsyncEngine, close: bool = True) -> None:
+        engines.append(engine)
+        raise OSError("the database went away first")
+
+    monkeypatch.setattr(AsyncEngine, "dispose", failing_dispose)
+    yield
+    monkeypatch.undo()  # the database fixtures' own teardown disposes engines too
+    for engine in engines:
+        await real_dispose(engine)

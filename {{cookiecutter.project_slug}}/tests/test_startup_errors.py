@@ -7,7 +7,6 @@ import io
 import pytest
 import structlog
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import main as service_main
 from tests.conftest import Events, open_client
@@ -36,22 +35,16 @@ async def test_a_failing_start_up_step_is_one_unhandled_event_and_one_log_line(
     assert [(line["event"], line["event_id"]) for line in errors] == [("service start-up failed", event["event_id"])]
 
 
+@pytest.mark.usefixtures("failing_engine_dispose")
 async def test_a_failing_shutdown_step_is_one_event_and_its_log_line_names_it(
-    app: FastAPI, events: Events, log_stream: io.StringIO, monkeypatch: pytest.MonkeyPatch
+    app: FastAPI, events: Events, log_stream: io.StringIO
 ) -> None:
-    async def failing_dispose(engine: AsyncEngine, close: bool = True) -> None:
-        raise OSError("the database went away first")
-
-    real_dispose = AsyncEngine.dispose
-    monkeypatch.setattr(AsyncEngine, "dispose", failing_dispose)
-
     async with app.router.lifespan_context(app):
         pass
 
     (event,) = events()
     errors = [line for line in log_lines(log_stream) if line["level"] == "error"]
     assert [(line["event"], line["event_id"]) for line in errors] == [("shutdown step failed", event["event_id"])]
-    await real_dispose(app.state.engine)  # the start-up check's pooled connection, which the failed step left open
 
 
 async def test_start_up_lines_ride_in_no_request_event(app: FastAPI, events: Events) -> None:
