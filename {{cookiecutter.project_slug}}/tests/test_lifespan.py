@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import gc
 import io
-import json
 from typing import Any
 
 import pytest
 import sentry_sdk
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
-{%- if cookiecutter.include_examples == "yes" %}
 
+{% if cookiecutter.include_examples == "yes" -%}
 from app.clients.external_api import ExternalAPIClient
-{%- endif %}
+{% endif -%}
+from tests.support_units import log_lines
 
 
 async def test_startup_objects_are_frozen_while_serving_and_released_at_shutdown(app: FastAPI) -> None:
@@ -44,8 +44,7 @@ def shutdown_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def failed_steps(stream: io.StringIO) -> list[str]:
-    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
-    return [line["step"] for line in lines if line["event"] == "shutdown step failed"]
+    return [line["step"] for line in log_lines(stream) if line["event"] == "shutdown step failed"]
 
 
 async def test_a_failing_engine_dispose_still_flushes_sentry_and_is_logged(
