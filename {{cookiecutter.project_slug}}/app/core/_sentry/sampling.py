@@ -1,0 +1,132 @@
+"""A request's trace: whether it is recorded, decided once before anything else, and what it tells downstream.
+
+Every service of a trace compares one random number, the trace's ``sample_rand`` (carried in ``baggage``), with
+its rate, so that services sampling at the same rate keep or drop a trace together. The service that decides
+writes its rate and decision into the baggage (the dynamic sampling context Sentry extrapolates counts from);
+the services after it follow that decision and pass the baggage on unchanged. An unrecorded request gets no
+transaction object: its outgoing calls carry ``sentry-trace: <trace>-<span>-0`` from its propagation context.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import sentry_sdk
+from sentry_sdk.tracing import NoOpSpan, Transaction
+from sentry_sdk.tracing_utils import Baggage, PropagationContext
+
+from app.core.ids import random_hex_id
+from app.core.paths import is_health_path, route_path
+
+if TYPE_CHECKING:
+    from sentry_sdk import Scope as SentryScope
+    from sentry_sdk.types import SamplingContext
+    from starlette.types import Scope
+
+# The parent of every span an unrecorded request starts (an httpx call): sentry-sdk then makes them no-op spans,
+# whose trace headers come from the propagation context. Never entered, so one instance serves every request.
+_UNRECORDED = NoOpSpan()
+
+
+def make_traces_sampler(rate: float) -> Callable[[SamplingContext], float]:
+    """Never trace health checks; follow an upstream decision; otherwise sample at ``rate``."""
+
+    def traces_sampler(context: SamplingContext) -> float:
+        if is_health_path(route_path(context.get("asgi_scope") or {})):
+            return 0.0
+        parent = context.get("parent_sampled")
+        if parent is not None:
+            return 1.0 if parent else 0.0
+        return rate
+
+    return traces_sampler
+
+
+class _UnrecordedTrace(PropagationContext):
+    """The trace of a request this service does not record, which says so to the services it calls."""
+
+    __slots__ = ()
+
+    def to_traceparent(self) -> str:
+        return f"{self.trace_id}-{self.span_id}-0"
+
+
+def incoming_trace(headers: dict[str, str]) -> PropagationContext:
+    """The caller's trace, read from its headers, or a new one; either way with a span id of this request's own."""
+    # Ids made the cheap way (see app.core.ids) rather than by uuid4() calls.
+    context = PropagationContext.from_incoming_data(headers) if headers else PropagationContext(random_hex_id())
+    context.span_id = random_hex_id(64)
+    return context
+
+
+def decide(context: PropagationContext, scope: Scope) -> bool:
+    """Whether to record this request's trace: its ``sample_rand`` below the rate ``traces_sampler`` gives.
+
+    A trace that arrives decided (``-1``, ``-0``) is followed (the sampler gives 1.0 or 0.0 for it) and keeps its
+    baggage; otherwise the rate and the decision are written into the trace's baggage.
+    """
+    sampler = sentry_sdk.get_client().options.get("traces_sampler")
+    parent_sampled = context.parent_sampled
+    writes_decision = parent_sampled is None
+    baggage = context.baggage
+    if baggage is None or baggage.mutable:  # no Sentry items came with the trace: this service writes them
+        baggage = context.baggage = Baggage.populate_from_propagation_context(context)
+        writes_decision = True
+    rate = float(sampler({"asgi_scope": scope, "parent_sampled": parent_sampled})) if sampler else 0.0
+    sampled = _sample_rand(baggage) < rate
+    if writes_decision:
+        baggage.sentry_items["sample_rate"] = str(rate)
+        baggage.sentry_items["sampled"] = "true" if sampled else "false"
+    return sampled
+
+
+def _sample_rand(baggage: Baggage) -> float:
+    """The trace's random number in [0, 1) from its baggage; a new one, written there, when it has none."""
+    try:
+        value = float(baggage.sentry_items.get("sample_rand", "nan"))
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1:
+        value = random.randrange(1_000_000) / 1_000_000  # noqa: S311  (six digits, as sentry-sdk writes it)
+        baggage.sentry_items["sample_rand"] = f"{value:.6f}"
+    return value
+
+
+def leave_unrecorded(isolation: SentryScope, context: PropagationContext) -> None:
+    """Give the request's scope its trace, unrecorded: no transaction, and ``-0`` on every outgoing call."""
+    unrecorded = _UnrecordedTrace(
+        context.trace_id, context.span_id, context.parent_span_id, context.parent_sampled, baggage=context.baggage
+    )
+    isolation._propagation_context = unrecorded  # sentry-sdk 2.75 has no public setter for it
+    isolation.span = _UNRECORDED
+
+
+@contextmanager
+def recorded(isolation: SentryScope, context: PropagationContext, scope: Scope, name: str) -> Iterator[Transaction]:
+    """Record the request's trace: a transaction, started with the decision ``decide`` made and its rate."""
+    isolation._propagation_context = context  # as in leave_unrecorded
+    dsc = context.get_baggage().sentry_items
+    rate = dsc.get("sample_rate")
+    transaction = Transaction(
+        op="http.server",
+        name=name,
+        source="url",
+        origin="auto.http.app",
+        trace_id=context.trace_id,
+        span_id=context.span_id,
+        parent_span_id=context.parent_span_id,
+        parent_sampled=context.parent_sampled,
+        baggage=context.baggage,
+        same_process_as_parent=False,
+        sampled=True,
+    )
+    with sentry_sdk.start_transaction(transaction, custom_sampling_context={"asgi_scope": scope}):
+        # start_transaction writes a decision made before it into the baggage as rate 1.0: the real one goes back.
+        if rate is None:
+            dsc.pop("sample_rate", None)
+        else:
+            dsc["sample_rate"] = rate
+        yield transaction
