@@ -39,13 +39,13 @@ EXAMPLE_FILES: Final = (
     "app/services/post_service.py",
     "app/api/routes/posts.py",
     "migrations/versions/0001_create_posts.py",
-    "tests/test_posts.py",
-    "tests/test_post_schema.py",
-    "tests/test_post_service.py",
+    "tests/features/test_posts.py",
+    "tests/features/test_post_schema.py",
+    "tests/features/test_post_service.py",
     "app/clients/external_api.py",
     "app/api/routes/external.py",
-    "tests/test_external.py",
-    "tests/test_external_deadline.py",
+    "tests/features/test_external.py",
+    "tests/features/test_external_deadline.py",
 )
 
 # Values python-dotenv reads back unchanged without quotes; anything else is single-quoted.
