@@ -42,11 +42,12 @@ def sentry_request(scope: Scope, receive: Receive, request_id: str) -> Iterator[
         context = incoming_trace(incoming_trace_headers(scope))
         # Every line logged in this request carries the ids its events will carry (see app.core.logging).
         structlog.contextvars.bind_contextvars(trace_id=context.trace_id, span_id=context.span_id)
-        if not decide(context, scope):
-            leave_unrecorded(isolation, context)
+        sampled, decision = decide(context, scope)
+        if not sampled:
+            leave_unrecorded(isolation, context, decision)
             yield capture
             return
-        with recorded(isolation, context, scope, route_path(scope)) as transaction:
+        with recorded(isolation, context, decision, scope, route_path(scope)) as transaction:
             yield capture
             route = route_template(scope)
             # A path that matches no route is the client's invention: tracing it would only add noise.

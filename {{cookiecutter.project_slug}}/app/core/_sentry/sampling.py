@@ -46,12 +46,31 @@ def make_traces_sampler(rate: float) -> Callable[[SamplingContext], float]:
 
 
 class _UnrecordedTrace(PropagationContext):
-    """The trace of a request this service does not record, which says so to the services it calls."""
+    """The trace of a request this service does not record, which says so to the services it calls.
 
-    __slots__ = ()
+    Its baggage is built when something first reads it (an outgoing call, an error event), not for every request:
+    most requests read it never.
+    """
+
+    __slots__ = ("_decision",)
+
+    def __init__(self, context: PropagationContext, decision: dict[str, str] | None) -> None:
+        super().__init__(
+            context.trace_id,
+            context.span_id,
+            context.parent_span_id,
+            context.parent_sampled,
+            baggage=None if decision else context.baggage,
+        )
+        self._decision = decision
 
     def to_traceparent(self) -> str:
         return f"{self.trace_id}-{self.span_id}-0"
+
+    def get_baggage(self) -> Baggage:
+        if self.baggage is None:
+            self.baggage = _baggage_with(self, self._decision)
+        return self.baggage
 
 
 def incoming_trace(headers: dict[str, str]) -> PropagationContext:
@@ -62,51 +81,62 @@ def incoming_trace(headers: dict[str, str]) -> PropagationContext:
     return context
 
 
-def decide(context: PropagationContext, scope: Scope) -> bool:
-    """Whether to record this request's trace: its ``sample_rand`` below the rate ``traces_sampler`` gives.
+def decide(context: PropagationContext, scope: Scope) -> tuple[bool, dict[str, str] | None]:
+    """Whether to record this request's trace (its ``sample_rand`` below the rate ``traces_sampler`` gives), and
+    the baggage items this service writes for it (None: the caller's baggage holds them, and is followed).
 
     A trace that arrives decided (``-1``, ``-0``) is followed (the sampler gives 1.0 or 0.0 for it) and keeps its
     baggage; otherwise the rate and the decision are written into the trace's baggage.
     """
     sampler = sentry_sdk.get_client().options.get("traces_sampler")
     parent_sampled = context.parent_sampled
-    writes_decision = parent_sampled is None
-    baggage = context.baggage
-    if baggage is None or baggage.mutable:  # no Sentry items came with the trace: this service writes them
-        baggage = context.baggage = Baggage.populate_from_propagation_context(context)
-        writes_decision = True
     rate = float(sampler({"asgi_scope": scope, "parent_sampled": parent_sampled})) if sampler else 0.0
-    sampled = _sample_rand(baggage) < rate
-    if writes_decision:
-        baggage.sentry_items["sample_rate"] = str(rate)
-        baggage.sentry_items["sampled"] = "true" if sampled else "false"
-    return sampled
+    baggage = context.baggage
+    if baggage is not None and not baggage.mutable:  # the caller's Sentry items came with the trace
+        items = baggage.sentry_items
+        try:
+            value = float(items.get("sample_rand", "nan"))
+        except ValueError:
+            value = -1.0
+        if not 0 <= value < 1:
+            value = _new_sample_rand()
+            items["sample_rand"] = f"{value:.6f}"
+        sampled = value < rate
+        if parent_sampled is None:
+            items["sample_rate"] = str(rate)
+            items["sampled"] = "true" if sampled else "false"
+        return sampled, None
+    # This service starts the trace's sampling: a random number of its own, written into the baggage it builds.
+    value = _new_sample_rand()
+    sampled = value < rate
+    return sampled, {"sample_rand": f"{value:.6f}", "sample_rate": str(rate), "sampled": "true" if sampled else "false"}
 
 
-def _sample_rand(baggage: Baggage) -> float:
-    """The trace's random number in [0, 1) from its baggage; a new one, written there, when it has none."""
-    try:
-        value = float(baggage.sentry_items.get("sample_rand", "nan"))
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < 1:
-        value = random.randrange(1_000_000) / 1_000_000  # noqa: S311  (six digits, as sentry-sdk writes it)
-        baggage.sentry_items["sample_rand"] = f"{value:.6f}"
-    return value
+def _new_sample_rand() -> float:
+    """A trace's random number in [0, 1), with six digits as sentry-sdk writes it."""
+    return int(random.random() * 1_000_000) / 1_000_000  # noqa: S311  (sampling, not security)
 
 
-def leave_unrecorded(isolation: SentryScope, context: PropagationContext) -> None:
+def _baggage_with(context: PropagationContext, decision: dict[str, str] | None) -> Baggage:
+    baggage = Baggage.populate_from_propagation_context(context)
+    if decision:
+        baggage.sentry_items.update(decision)
+    return baggage
+
+
+def leave_unrecorded(isolation: SentryScope, context: PropagationContext, decision: dict[str, str] | None) -> None:
     """Give the request's scope its trace, unrecorded: no transaction, and ``-0`` on every outgoing call."""
-    unrecorded = _UnrecordedTrace(
-        context.trace_id, context.span_id, context.parent_span_id, context.parent_sampled, baggage=context.baggage
-    )
-    isolation._propagation_context = unrecorded  # sentry-sdk 2.75 has no public setter for it
+    isolation._propagation_context = _UnrecordedTrace(context, decision)  # sentry-sdk 2.75 has no public setter
     isolation.span = _UNRECORDED
 
 
 @contextmanager
-def recorded(isolation: SentryScope, context: PropagationContext, scope: Scope, name: str) -> Iterator[Transaction]:
+def recorded(
+    isolation: SentryScope, context: PropagationContext, decision: dict[str, str] | None, scope: Scope, name: str
+) -> Iterator[Transaction]:
     """Record the request's trace: a transaction, started with the decision ``decide`` made and its rate."""
+    if decision:
+        context.baggage = _baggage_with(context, decision)
     isolation._propagation_context = context  # as in leave_unrecorded
     dsc = context.get_baggage().sentry_items
     rate = dsc.get("sample_rate")

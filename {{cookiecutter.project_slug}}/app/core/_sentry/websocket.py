@@ -39,5 +39,5 @@ def sentry_connection(scope: Scope, receive: Receive, request_id: str) -> Iterat
         isolation.add_event_processor(partial(_add_connection, RequestCapture(scope, receive)))
         context = incoming_trace(incoming_trace_headers(scope))
         structlog.contextvars.bind_contextvars(trace_id=context.trace_id, span_id=context.span_id)
-        leave_unrecorded(isolation, context)
+        leave_unrecorded(isolation, context, None)
         yield
