@@ -1,4 +1,4 @@
-"""Fixtures for the service's own tests: settings, an app with its lifespan, a client, captured Sentry events."""
+"""Fixtures both halves of the suite use: settings, an app with its lifespan, a client, captured Sentry events."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The planted-secret corpus: a marker for every kind of leak, and the one route that plants them all.
 
 One request plants them all (query, headers, body, path, logs, exceptions, locals, tags, extra, outbound calls);
-``mount`` adds the route that receives it. ``tests/test_redaction_corpus.py`` sends that request and searches
+``mount`` adds the route that receives it. ``tests/platform/redaction/test_corpus.py`` sends that request and searches
 everything that leaves the process for every marker.
 """
 

@@ -19,7 +19,8 @@ MAX_TEXT_LENGTH = 65_536
 # Values that are secrets whatever their key (Sentry's server-side families: @bearer, @urlauth, @pemkey, ...).
 # Every rule is linear in its text: a match starts only where a run of its characters starts (a lookbehind, not
 # ``\b``, which also fires inside runs such as ``a.a.a``), and repeats are possessive (``*+``, ``++``) or bounded,
-# so no rule backtracks over what it has read. tests/test_hostile_input.py holds each rule to that.
+# so no rule backtracks over what it has read. tests/platform/redaction/test_hostile_input.py holds
+# each rule to that.
 _PEM_KEY = re.compile(
     r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----.*?(?:-----END [A-Z ]{0,40}PRIVATE KEY-----|\Z)", re.DOTALL
 )

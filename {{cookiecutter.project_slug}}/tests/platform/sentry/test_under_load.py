@@ -1,4 +1,4 @@
-"""Sentry under an error storm: a full send queue never blocks a request (the limiter: test_error_limiter.py)."""
+"""Sentry under an error storm: a full send queue never blocks a request (the limiter: test_limiter.py)."""
 
 from __future__ import annotations
 
