@@ -1,4 +1,5 @@
-"""SQLite behaves like PostgreSQL where it matters to tests: concurrent writers wait, foreign keys hold."""
+"""SQLite behaves like PostgreSQL where it matters to tests: concurrent writers wait, readers never wait for each
+other, foreign keys hold."""
 
 from __future__ import annotations
 
@@ -36,9 +37,28 @@ async def rename_note(note_id: int, title: str, session: SessionDep) -> None:
     await session.execute(update(notes).where(notes.c.id == note_id).values(title=title))
 
 
+class Held:
+    """A reading request held open inside its transaction until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.reading = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def read_and_wait(self, session: SessionDep) -> None:
+        await session.execute(select(notes.c.id))
+        self.reading.set()
+        await self.release.wait()
+
+
 @pytest.fixture
-def app(app: FastAPI) -> FastAPI:
+def held() -> Held:
+    return Held()
+
+
+@pytest.fixture
+def app(app: FastAPI, held: Held) -> FastAPI:
     app.add_api_route("/test/rename/{note_id}", rename_note, methods=["POST"])
+    app.add_api_route("/test/held", held.read_and_wait, methods=["GET"])
     return app
 
 
@@ -62,6 +82,20 @@ async def test_concurrent_updates_of_one_row_all_succeed(client: httpx.AsyncClie
     )
 
     assert [response.status_code for response in responses] == [200] * CONCURRENT_UPDATES
+
+
+async def test_reading_requests_do_not_wait_for_each_other(client: httpx.AsyncClient, held: Held) -> None:
+    """A GET's transaction takes no write lock: another GET reads while the first is still open (with IMMEDIATE
+    transactions it would wait for the first, and after the connection's timeout answer 503)."""
+    reading = asyncio.create_task(client.get("/test/held"))
+    try:
+        await asyncio.wait_for(held.reading.wait(), timeout=10)
+        second = await client.get(NOTES)
+    finally:
+        held.release.set()
+        first = await reading
+
+    assert (first.status_code, second.status_code) == (200, 200)
 
 
 async def test_child_row_without_its_parent_is_refused(engine: AsyncEngine) -> None:
