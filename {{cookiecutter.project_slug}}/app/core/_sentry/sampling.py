@@ -92,29 +92,23 @@ def decide(context: PropagationContext, scope: Scope) -> tuple[bool, dict[str, s
     parent_sampled = context.parent_sampled
     rate = float(sampler({"asgi_scope": scope, "parent_sampled": parent_sampled})) if sampler else 0.0
     baggage = context.baggage
-    if baggage is not None and not baggage.mutable:  # the caller's Sentry items came with the trace
-        items = baggage.sentry_items
-        try:
-            value = float(items.get("sample_rand", "nan"))
-        except ValueError:
-            value = -1.0
-        if not 0 <= value < 1:
-            value = _new_sample_rand()
-            items["sample_rand"] = f"{value:.6f}"
-        sampled = value < rate
-        if parent_sampled is None:
-            items["sample_rate"] = str(rate)
-            items["sampled"] = "true" if sampled else "false"
-        return sampled, None
-    # This service starts the trace's sampling: a random number of its own, written into the baggage it builds.
-    value = _new_sample_rand()
+    # The caller's Sentry items, when they came with the trace; else this service starts the trace's sampling.
+    items = baggage.sentry_items if baggage is not None and not baggage.mutable else None
+    try:
+        value = float(items.get("sample_rand", "nan")) if items is not None else -1.0
+    except ValueError:
+        value = -1.0
+    fresh = not 0 <= value < 1
+    if fresh:
+        value = int(random.random() * 1_000_000) / 1_000_000  # noqa: S311  (six digits, as sentry-sdk writes it)
     sampled = value < rate
-    return sampled, {"sample_rand": f"{value:.6f}", "sample_rate": str(rate), "sampled": "true" if sampled else "false"}
-
-
-def _new_sample_rand() -> float:
-    """A trace's random number in [0, 1), with six digits as sentry-sdk writes it."""
-    return int(random.random() * 1_000_000) / 1_000_000  # noqa: S311  (sampling, not security)
+    written = {"sample_rand": f"{value:.6f}"} if fresh else {}
+    if items is None or parent_sampled is None:
+        written |= {"sample_rate": str(rate), "sampled": "true" if sampled else "false"}
+    if items is None:  # written into the baggage this service builds when something reads it
+        return sampled, written
+    items.update(written)
+    return sampled, None
 
 
 def _baggage_with(context: PropagationContext, decision: dict[str, str] | None) -> Baggage:
