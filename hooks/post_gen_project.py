@@ -46,7 +46,30 @@ EXAMPLE_FILES: Final = (
     "app/api/routes/external.py",
     "tests/test_external.py",
     "tests/test_external_deadline.py",
+    "tests/test_post_jobs.py",
 )
+
+# Background jobs and schedules: the broker, the worker and scheduler, their Sentry part, their deployment.
+WORKER_FILES: Final = (
+    "app/core/_sentry/__init__.py",
+    "app/core/_sentry/crons.py",
+    "app/core/_sentry/jobs.py",
+    "app/worker/__init__.py",
+    "app/worker/broker.py",
+    "app/worker/deps.py",
+    "app/worker/schedules.py",
+    "app/worker/scheduler.py",
+    "app/worker/tasks.py",
+    "deploy/k8s/base/worker-deployment.yaml",
+    "deploy/k8s/base/scheduler-deployment.yaml",
+    "tests/support_jobs.py",
+    "tests/test_jobs.py",
+    "tests/test_job_crons.py",
+    "tests/test_job_redaction.py",
+    "tests/test_post_jobs.py",
+)
+# Folders that hold nothing but worker files.
+WORKER_FOLDERS: Final = ("app/core/_sentry", "app/worker")
 
 # Values python-dotenv reads back unchanged without quotes; anything else is single-quoted.
 BARE_VALUE: Final = re.compile(r"[A-Za-z0-9_.,:/@+%?=&~-]*")
@@ -102,6 +125,18 @@ def remove_example_files(project: Path) -> None:
     """Start lean: delete the worked examples' files (the wiring files left them out when rendered)."""
     for name in EXAMPLE_FILES:
         (project / name).unlink(missing_ok=True)
+
+
+def remove_worker_files(project: Path) -> None:
+    """No background jobs: delete the worker's files and the folders left empty (the wiring files left them out)."""
+    for name in WORKER_FILES:
+        (project / name).unlink(missing_ok=True)
+    for name in WORKER_FOLDERS:
+        folder = project / name
+        if folder.is_dir():
+            shutil.rmtree(folder / "__pycache__", ignore_errors=True)
+            if not any(folder.iterdir()):
+                folder.rmdir()
 
 
 def text_answer(field: str) -> str:
@@ -271,6 +306,8 @@ def main() -> int:
     remove_tool_caches(project)
     if text_answer("include_examples") == "no":
         remove_example_files(project)
+    if text_answer("include_worker") == "no":
+        remove_worker_files(project)
     environment = text_answer("environment")
     database_name = text_answer("project_slug").replace("-", "_")
     written, kept = write_env_files(project, env_files(environment, database_name))

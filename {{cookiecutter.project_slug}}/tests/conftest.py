@@ -20,8 +20,20 @@ from app.core.config import Settings
 from app.main import create_app
 from tests import support_notes
 from tests.support_db import database_url, silent_server
+{%- if cookiecutter.include_worker == "yes" %}
+{%- if cookiecutter.include_examples == "yes" %}
+from tests.support_jobs import job_upstream, mount_test_jobs
+
+__all__ = ["database_url", "job_upstream", "silent_server"]
+{%- else %}
+from tests.support_jobs import mount_test_jobs
 
 __all__ = ["database_url", "silent_server"]
+{%- endif %}
+{%- else %}
+
+__all__ = ["database_url", "silent_server"]
+{%- endif %}
 
 FAKE_DSN = "https://public@sentry.invalid/1"
 
@@ -68,6 +80,11 @@ def _no_service_variables() -> Iterator[None]:
         for name in list(os.environ):
             if name.upper() in Settings.model_fields or name.upper().startswith("SENTRY_"):
                 patch.delenv(name)
+{%- if cookiecutter.include_worker == "yes" %}
+        # Staging and production refuse memory://, so the settings the suite builds name a Redis broker; its jobs
+        # run in process all the same, on the broker chosen at import (tests/__init__.py).
+        patch.setenv("BROKER_URL", "redis://127.0.0.1:6379/0")
+{%- endif %}
         yield
 
 
@@ -86,6 +103,9 @@ def create_test_app(settings: Settings, *, sentry_transport: Transport | None = 
     """The service as ``create_app`` builds it, with the tests' own notes resource mounted."""
     app = create_app(settings, sentry_transport=sentry_transport)
     support_notes.mount(app)
+{%- if cookiecutter.include_worker == "yes" %}
+    mount_test_jobs(app)
+{%- endif %}
     return app
 
 

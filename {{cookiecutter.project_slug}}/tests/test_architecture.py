@@ -14,7 +14,13 @@ APP = ROOT / "app"
 # Every folder of Python code that the project's own tools check (mypy's `files`).
 SOURCE_FOLDERS = ("app", "tests", "migrations", "scripts")
 # From the bottom up: a module may import its own layer and the layers below it, never one above.
+{% if cookiecutter.include_worker == "yes" -%}
+LAYERS = (
+    "core", "exceptions", "db", "models", "schemas", "clients", "worker", "services", "middleware", "api", "main",
+)  # fmt: skip
+{% else -%}
 LAYERS = ("core", "exceptions", "db", "models", "schemas", "clients", "services", "middleware", "api", "main")
+{% endif -%}
 SENTRY_DOOR = "app.core.sentry"
 # What stands behind the door: only the door imports these.
 SENTRY_PARTS = frozenset(
@@ -30,6 +36,11 @@ SENTRY_PARTS = frozenset(
         "app.core.sentry_transport",
         "app.core.event_scrubbing",
         "app.core.breadcrumbs",
+{%- if cookiecutter.include_worker == "yes" %}
+        "app.core._sentry",
+        "app.core._sentry.jobs",
+        "app.core._sentry.crons",
+{%- endif %}
     }
 )
 # A file a newcomer opens should fit on a few screens. Every line counts, blank ones too.

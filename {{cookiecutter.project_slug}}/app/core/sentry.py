@@ -5,7 +5,8 @@ Use ``init_sentry`` once per process, ``report`` to send an error, ``trace_queri
 unhandled exception is one event tied to it and nothing one unit records reaches another's events:
 ``sentry_request`` around each request, ``sentry_connection`` around each WebSocket connection, ``sentry_startup``
 around start-up, ``spawn`` to start a background coroutine, and ``reporting_escaped_errors`` for what escapes any
-other task. The parts behind these (``sentry_scope``, with ``trace_sampling`` behind it, ``sentry_websocket``,
+other task{% if cookiecutter.include_worker == "yes" %}; the broker's ``sentry_job_middleware`` does it for each background job
+(``_sentry.jobs``){% endif %}. The parts behind these (``sentry_scope``, with ``trace_sampling`` behind it, ``sentry_websocket``,
 ``sentry_tasks``, ``sentry_lifespan``, ``sql_tracing``, ``error_events``, ``error_limiter``, ``source_context``,
 ``sentry_transport``, ``breadcrumbs`` and ``event_scrubbing``, which applies the redaction policy of ``redaction``
 to events) are imported from here only.
@@ -24,8 +25,11 @@ from sentry_sdk.integrations.argv import ArgvIntegration
 from sentry_sdk.integrations.httpx import HttpxIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
 
+{% if cookiecutter.include_worker == "yes" -%}
+from app.core._sentry.jobs import JobMiddleware
+{% endif -%}
 from app.core.breadcrumbs import shape_breadcrumb
-from app.core.error_events import report_once
+from app.core.error_events import report_once{{ ", report_unhandled" if cookiecutter.include_worker == "yes" }}
 from app.core.error_limiter import repeated_errors
 from app.core.event_scrubbing import scrub_event, strip_to_safe_minimum
 from app.core.logging import ACCESS_LOGGER
@@ -52,6 +56,9 @@ __all__ = [
     "report",
     "reporting_escaped_errors",
     "sentry_connection",
+{%- if cookiecutter.include_worker == "yes" %}
+    "sentry_job_middleware",
+{%- endif %}
     "sentry_request",
     "sentry_startup",
     "sentry_status",
@@ -63,6 +70,10 @@ __all__ = [
 
 def before_send(event: Event, hint: Hint) -> Event | None:
     """Scrub an error event; if scrubbing itself fails, send a stripped event instead of dropping it."""
+{%- if cookiecutter.include_worker == "yes" %}
+    if event.get("type") == "check_in":
+        return event  # a Crons check-in: slug, status, duration and the schedule, nothing a scrubber could clean
+{%- endif %}
     try:
         add_source_context(event)
         return scrub_event(event)
@@ -174,6 +185,13 @@ def report(
     )
 
 
+{% if cookiecutter.include_worker == "yes" -%}
+def sentry_job_middleware() -> JobMiddleware:
+    """The broker's middleware that runs each job as a unit of work (``app.core._sentry.jobs``)."""
+    return JobMiddleware(report=report_unhandled)
+
+
+{% endif -%}
 def set_request_user(user_id: str | int, *, email: str | None = None, settings: Settings) -> None:
     """Attach the authenticated user to this request's events: the id only, unless settings opt in to email."""
     user: dict[str, Any] = {"id": str(user_id)}
