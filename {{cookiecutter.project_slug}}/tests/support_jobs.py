@@ -12,18 +12,17 @@ from collections.abc import AsyncIterator, Callable
 {%- endif %}
 from typing import Any
 
-{%- if cookiecutter.include_examples == "yes" %}
-
+{% if cookiecutter.include_examples == "yes" -%}
 import httpx
 import pytest
-{%- endif %}
+{% endif -%}
 import structlog
 from fastapi import APIRouter, FastAPI
 from taskiq import Context, InMemoryBroker, TaskiqDepends
-{%- if cookiecutter.include_examples == "yes" %}
 
+{% if cookiecutter.include_examples == "yes" -%}
 from app.clients.external_api import ExternalAPIClient
-{%- endif %}
+{% endif -%}
 from app.worker.broker import broker
 {%- if cookiecutter.include_examples == "yes" %}
 from app.worker.deps import job_external_api

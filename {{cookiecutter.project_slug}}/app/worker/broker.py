@@ -18,10 +18,9 @@ from pydantic import ValidationError
 from taskiq import AsyncBroker, InMemoryBroker, SimpleRetryMiddleware, TaskiqEvents, TaskiqState
 from taskiq_redis import RedisStreamBroker
 
-{%- if cookiecutter.include_examples == "yes" %}
-
+{% if cookiecutter.include_examples == "yes" -%}
 from app.clients.external_api import ExternalAPIClient
-{%- endif %}
+{% endif -%}
 from app.core.config import MEMORY_BROKER, BrokerSettings, describe_errors, env_files, get_settings
 from app.core.logging import configure_logging
 from app.core.redaction import configure as configure_redaction

@@ -1,5 +1,5 @@
-"""What a job may declare, as a route declares its dependencies: ``job_settings``, ``job_session``{% if cookiecutter.include_examples == "yes" %} and
-``job_external_api``{% endif %}, provided from the broker's state (``app.worker.broker``).
+"""What a job may declare, as a route declares its dependencies, provided from the broker's state
+(``app.worker.broker``): ``job_settings``, ``job_session``{% if cookiecutter.include_examples == "yes" %} and ``job_external_api``{% endif %}.
 
 A task takes one as a parameter's default (``session: AsyncSession = TaskiqDepends(job_session)``); taskiq
 resolves it when the job runs, so it is never part of the message and a caller enqueues the job's own arguments only.
@@ -11,10 +11,10 @@ from collections.abc import AsyncGenerator
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from taskiq import TaskiqDepends, TaskiqState
-{%- if cookiecutter.include_examples == "yes" %}
 
+{% if cookiecutter.include_examples == "yes" -%}
 from app.clients.external_api import ExternalAPIClient
-{%- endif %}
+{% endif -%}
 from app.core.config import Settings
 
 
