@@ -21,7 +21,7 @@ from taskiq_redis import RedisStreamBroker
 {% if cookiecutter.include_examples == "yes" -%}
 from app.clients.external_api import ExternalAPIClient
 {% endif -%}
-from app.core.config import MEMORY_BROKER, BrokerSettings, describe_errors, env_files, get_settings
+from app.core.config import MEMORY_BROKER, BrokerSettings, Settings, describe_errors, env_files, get_settings
 from app.core.logging import configure_logging
 from app.core.redaction import configure as configure_redaction
 from app.core.sentry import init_sentry, sentry_job_middleware, sentry_status, trace_queries
@@ -87,13 +87,26 @@ async def stop_enqueuing() -> None:
         await broker.shutdown()
 
 
-@broker.on_event(TaskiqEvents.WORKER_STARTUP)
-async def _start_worker(state: TaskiqState) -> None:
-    """Set up a worker process as ``create_app`` sets up the service."""
+def _set_up_process() -> tuple[Settings, bool]:
+    """Settings, redaction, logging and Sentry, as ``create_app`` sets them up; return whether Sentry is on."""
     settings = get_settings()
     configure_redaction(settings.REDACT_EXTRA_KEYS)
     configure_logging(settings)
-    sentry_enabled = init_sentry(settings)
+    return settings, init_sentry(settings)
+
+
+@broker.on_event(TaskiqEvents.CLIENT_STARTUP)
+async def _start_scheduler(state: TaskiqState) -> None:
+    """The scheduler process (``make scheduler``) logs and reports as the service does; the service has done both."""
+    if broker.is_scheduler_process:
+        settings, sentry_enabled = _set_up_process()
+        log.info("scheduler started", environment=settings.ENVIRONMENT, **sentry_status(settings, enabled=sentry_enabled))
+
+
+@broker.on_event(TaskiqEvents.WORKER_STARTUP)
+async def _start_worker(state: TaskiqState) -> None:
+    """Set up a worker process as ``create_app`` sets up the service, and open what its jobs use."""
+    settings, sentry_enabled = _set_up_process()
     engine = build_engine(settings)
     if sentry_enabled:
         trace_queries(engine)
