@@ -9,6 +9,8 @@ A worker process opens its own settings, logging, Sentry, database engine and cl
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import sys
 from typing import Any
 
@@ -100,7 +102,18 @@ async def _start_scheduler(state: TaskiqState) -> None:
     """The scheduler process (``make scheduler``) logs and reports as the service does; the service has done both."""
     if broker.is_scheduler_process:
         settings, sentry_enabled = _set_up_process()
+        # SIGTERM stops the scheduler as Ctrl-C does (its loop is cancelled, it closes the broker) but exits 0.
+        main = asyncio.current_task()
+        if main is not None:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
         log.info("scheduler started", environment=settings.ENVIRONMENT, **sentry_status(settings, enabled=sentry_enabled))
+
+
+@broker.on_event(TaskiqEvents.CLIENT_SHUTDOWN)
+async def _stop_scheduler(state: TaskiqState) -> None:
+    if broker.is_scheduler_process:
+        log.info("scheduler stopped")
+        sentry_sdk.flush(timeout=2.0)
 
 
 @broker.on_event(TaskiqEvents.WORKER_STARTUP)
