@@ -229,13 +229,13 @@ def environment_env_text(environment: str, dsn: str, database_name: str) -> str:
             "Production refuses the SQLite DATABASE_URL of .env: set yours here or in the environment, e.g.",
             f"DATABASE_URL=postgresql+asyncpg://USER:PASSWORD@HOST:5432/{database_name}",
         ]
+        variables["ENABLE_DEBUG_ROUTES"] = "false"
+        variables["ENABLE_DOCS"] = "false"
     if environment != "development" and text_answer("include_worker") == "yes":
         comments += [
             f"{environment.capitalize()} refuses to run jobs in process (BROKER_URL=memory://, the default): set",
             "BROKER_URL=redis://HOST:6379/0 here or in the environment.",
         ]
-        variables["ENABLE_DEBUG_ROUTES"] = "false"
-        variables["ENABLE_DOCS"] = "false"
     return env_file_text(comments, variables)
 
 
