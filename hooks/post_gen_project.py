@@ -39,19 +39,18 @@ EXAMPLE_FILES: Final = (
     "app/services/post_service.py",
     "app/api/routes/posts.py",
     "migrations/versions/0001_create_posts.py",
-    "tests/test_posts.py",
-    "tests/test_post_schema.py",
-    "tests/test_post_service.py",
+    "tests/features/test_posts.py",
+    "tests/features/test_post_schema.py",
+    "tests/features/test_post_service.py",
     "app/clients/external_api.py",
     "app/api/routes/external.py",
-    "tests/test_external.py",
-    "tests/test_external_deadline.py",
-    "tests/test_post_jobs.py",
+    "tests/features/test_external.py",
+    "tests/features/test_external_deadline.py",
+    "tests/features/test_post_jobs.py",
 )
 
 # Background jobs and schedules: the broker, the worker and scheduler, their Sentry part, their deployment.
 WORKER_FILES: Final = (
-    "app/core/_sentry/__init__.py",
     "app/core/_sentry/crons.py",
     "app/core/_sentry/jobs.py",
     "app/worker/__init__.py",
@@ -62,14 +61,16 @@ WORKER_FILES: Final = (
     "app/worker/tasks.py",
     "deploy/k8s/base/worker-deployment.yaml",
     "deploy/k8s/base/scheduler-deployment.yaml",
-    "tests/support_jobs.py",
-    "tests/test_jobs.py",
-    "tests/test_job_crons.py",
-    "tests/test_job_redaction.py",
-    "tests/test_post_jobs.py",
+    "tests/support/jobs.py",
+    "tests/platform/jobs/__init__.py",
+    "tests/platform/jobs/conftest.py",
+    "tests/platform/jobs/test_jobs.py",
+    "tests/platform/jobs/test_crons.py",
+    "tests/platform/jobs/test_redaction.py",
+    "tests/features/test_post_jobs.py",
 )
 # Folders that hold nothing but worker files.
-WORKER_FOLDERS: Final = ("app/core/_sentry", "app/worker")
+WORKER_FOLDERS: Final = ("app/worker", "tests/platform/jobs")
 
 # Values python-dotenv reads back unchanged without quotes; anything else is single-quoted.
 BARE_VALUE: Final = re.compile(r"[A-Za-z0-9_.,:/@+%?=&~-]*")

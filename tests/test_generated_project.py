@@ -118,9 +118,11 @@ def test_lean_bake_passes_make_lint_typecheck_test_with_no_edits(
         "app/api/routes/posts.py",
         "app/clients/external_api.py",
         "app/api/routes/external.py",
-        "tests/test_posts.py",
-        "tests/test_external.py",
-        "tests/test_external_deadline.py",
+        "tests/features/test_posts.py",
+        "tests/features/test_post_schema.py",
+        "tests/features/test_post_service.py",
+        "tests/features/test_external.py",
+        "tests/features/test_external_deadline.py",
     ]
     assert [name for name in examples if (project / name).exists()] == []
     assert list((project / "migrations/versions").glob("*.py")) == []
@@ -133,7 +135,9 @@ def test_lean_bake_passes_make_lint_typecheck_test_with_no_edits(
     assert summary.get("passed", 0) > 50
     assert summary.get("failed", 0) == 0
     assert "No new upgrade operations detected." in output
-    assert (project / "tests/test_debug_routes.py").is_file()
+    assert (project / "tests/platform/http/test_debug_routes.py").is_file()
+    # The author's first test has a place to go, beside nothing of the examples'.
+    assert [path.name for path in (project / "tests/features").iterdir()] == ["__init__.py"]
 
 
 @pytest.fixture(scope="session")
@@ -335,7 +339,7 @@ def test_sentrys_own_scrubber_finds_nothing_left_in_the_corpus_events(
 ) -> None:
     """Relay, with Sentry's default server-side rules, over every event the generated suite's secret corpus sent."""
     dump = tmp_path / "corpus-events.json"
-    files = ["tests/test_redaction_corpus.py", "tests/test_redaction_shapes_corpus.py"]
+    files = ["tests/platform/redaction/test_corpus.py", "tests/platform/redaction/test_shapes_corpus.py"]
     corpus = [venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files]
     assert_ok(run(corpus, cwd=default_project, env={"REDACTION_CORPUS_DUMP": str(dump)}))
     for written in (dump, tmp_path / "corpus-events-shapes.json"):

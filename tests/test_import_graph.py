@@ -16,7 +16,9 @@ DIAGRAM = re.compile(r"<!-- layers: begin -->\n```text\n(.*?)\n```\n<!-- layers:
 def test_architecture_doc_draws_the_layers_of_a_default_bake(bake: Callable[..., Baked], tmp_path: Path) -> None:
     project = bake(tmp_path).project
     # The bake's architecture test reads imports with ast and the standard library only: no install needed.
-    spec = importlib.util.spec_from_file_location("baked_architecture", project / "tests" / "test_architecture.py")
+    spec = importlib.util.spec_from_file_location(
+        "baked_architecture", project / "tests" / "platform" / "test_architecture.py"
+    )
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -108,5 +108,8 @@ def test_readme_recipe_adds_a_resource_that_passes_lint_types_tests_and_migratio
     for language, text in steps:
         follow(project, language, text, env)
 
+    # The resource's test went where the recipe says an author's tests go, beside the platform's, not among them.
+    assert (project / "tests" / "features" / "test_tags.py").is_file()
+
     assert sorted(path.name for path in (project / "migrations" / "versions").glob("*.py")) == migrations
     assert "sa.UniqueConstraint" in (project / "migrations" / "versions" / migrations[-1]).read_text(encoding="utf-8")

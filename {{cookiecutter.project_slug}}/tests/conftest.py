@@ -1,4 +1,4 @@
-"""Fixtures for the service's own tests: settings, an app with its lifespan, a client, captured Sentry events."""
+"""Fixtures both halves of the suite use: settings, an app with its lifespan, a client, captured Sentry events."""
 
 from __future__ import annotations
 
@@ -12,63 +12,20 @@ import httpx
 import pytest
 import sentry_sdk
 from fastapi import FastAPI
-from sentry_sdk.envelope import Envelope
-from sentry_sdk.transport import Transport
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.main import create_app
-from tests import support_notes
-from tests.support_db import database_url, silent_server
-{%- if cookiecutter.include_worker == "yes" %}
-{%- if cookiecutter.include_examples == "yes" %}
-from tests.support_jobs import job_upstream, mount_test_jobs
+from tests.support.db import database_url, silent_server
+from tests.support.sentry import FAKE_DSN, CapturingTransport, reset_sentry
+{%- if cookiecutter.include_worker == "yes" and cookiecutter.include_examples == "yes" %}
+from tests.support.jobs import job_upstream
 
 __all__ = ["database_url", "job_upstream", "silent_server"]
 {%- else %}
-from tests.support_jobs import mount_test_jobs
 
 __all__ = ["database_url", "silent_server"]
 {%- endif %}
-{%- else %}
-
-__all__ = ["database_url", "silent_server"]
-{%- endif %}
-
-FAKE_DSN = "https://public@sentry.invalid/1"
-
-
-class CapturingTransport(Transport):
-    """Keeps every envelope the SDK would send, in process: no network, nothing dropped."""
-
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
-        super().__init__(options)
-        self.envelopes: list[Envelope] = []
-
-    def capture_envelope(self, envelope: Envelope) -> None:
-        self.envelopes.append(envelope)
-
-    def items(self, item_type: str) -> list[dict[str, Any]]:
-        return [
-            item.payload.json
-            for envelope in self.envelopes
-            for item in envelope.items
-            if item.type == item_type and item.payload.json is not None
-        ]
-
-    @property
-    def events(self) -> list[dict[str, Any]]:
-        """Error and message events (not transactions)."""
-        return self.items("event")
-
-    @property
-    def transactions(self) -> list[dict[str, Any]]:
-        return self.items("transaction")
-
-    def everything_sent(self) -> str:
-        """Every envelope the SDK has sent so far (flushed first), as the text that would go over the wire."""
-        sentry_sdk.flush()
-        return "\n".join(envelope.serialize().decode("utf-8", "replace") for envelope in self.envelopes)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -80,33 +37,12 @@ def _no_service_variables() -> Iterator[None]:
         for name in list(os.environ):
             if name.upper() in Settings.model_fields or name.upper().startswith("SENTRY_"):
                 patch.delenv(name)
-{%- if cookiecutter.include_worker == "yes" %}
-        # Staging and production refuse memory://, so the settings the suite builds name a Redis broker; its jobs
-        # run in process all the same, on the broker chosen at import (tests/__init__.py).
-        patch.setenv("BROKER_URL", "redis://127.0.0.1:6379/0")
-{%- endif %}
         yield
 
 
 MakeSettings = Callable[..., Settings]
 # What the ``events`` fixture gives: call it to flush the SDK and read the error events captured so far.
 Events = Callable[[], list[dict[str, Any]]]
-
-
-def reset_sentry() -> None:
-    """Close the SDK's client and leave a non-recording one, so later tests send nothing."""
-    sentry_sdk.get_client().close()
-    sentry_sdk.get_global_scope().set_client(None)
-
-
-def create_test_app(settings: Settings, *, sentry_transport: Transport | None = None) -> FastAPI:
-    """The service as ``create_app`` builds it, with the tests' own notes resource mounted."""
-    app = create_app(settings, sentry_transport=sentry_transport)
-    support_notes.mount(app)
-{%- if cookiecutter.include_worker == "yes" %}
-    mount_test_jobs(app)
-{%- endif %}
-    return app
 
 
 @pytest.fixture
@@ -142,7 +78,8 @@ def settings(make_settings: MakeSettings) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, sentry_transport: CapturingTransport) -> FastAPI:
-    return create_test_app(settings, sentry_transport=sentry_transport)
+    """The service as ``create_app`` builds it, capturing its events (the platform's tests add their notes)."""
+    return create_app(settings, sentry_transport=sentry_transport)
 
 
 async def open_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:

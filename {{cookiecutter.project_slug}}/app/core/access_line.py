@@ -13,7 +13,7 @@ import orjson
 import structlog
 
 from app.core.log_json import dumps_line
-from app.core.log_redaction import SAFE_FIELDS, redact_fields
+from app.core.redaction import SAFE_FIELDS, redact_fields
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

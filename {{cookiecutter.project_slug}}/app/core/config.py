@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     SENTRY_INCLUDE_LOCALS: bool = False
     # Hosts that outgoing requests may send trace headers to (sentry-trace, baggage); empty: none.
     SENTRY_TRACE_PROPAGATION_TARGETS: CommaList = ["localhost", "127.0.0.1"]
-    # Names to redact in events and logs on top of the built-in ones (app/core/redaction.py), matched as words.
+    # Names to redact in events and logs on top of the built-in ones (app/core/redaction/), matched as words.
     REDACT_EXTRA_KEYS: CommaList = []
 
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"

@@ -16,7 +16,7 @@ from structlog.tracebacks import ExceptionDictTransformer
 
 from app.core.access_line import ACCESS_FIELDS, ACCESS_LOGGER, add_to_access_line, log_access, write_json_to
 from app.core.log_json import dumps_line
-from app.core.log_redaction import redact_exception, redact_fields, redacted_traceback
+from app.core.redaction import redact_exception, redact_fields, redacted_traceback
 
 if TYPE_CHECKING:
     from structlog.typing import EventDict, Processor, WrappedLogger

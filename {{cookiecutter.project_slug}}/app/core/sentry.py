@@ -1,22 +1,37 @@
 """The one front door to Sentry: the SDK's set-up, and everything the rest of the service uses of it.
 
-Use ``init_sentry`` once per process, ``report`` to send an error, ``trace_queries`` on each engine and
-``set_request_user`` once a request knows its user. Every unit of work runs in a scope of its own, so that an
-unhandled exception is one event tied to it and nothing one unit records reaches another's events:
-``sentry_request`` around each request, ``sentry_connection`` around each WebSocket connection, ``sentry_startup``
-around start-up, ``spawn`` to start a background coroutine, and ``reporting_escaped_errors`` for what escapes any
-other task{% if cookiecutter.include_worker == "yes" %}; the broker's ``sentry_job_middleware`` does it for each background job
-(``_sentry.jobs``){% endif %}. The parts behind these (``sentry_scope``, with ``trace_sampling`` behind it, ``sentry_websocket``,
-``sentry_tasks``, ``sentry_lifespan``, ``sql_tracing``, ``error_events``, ``error_limiter``, ``source_context``,
-``sentry_transport``, ``breadcrumbs`` and ``event_scrubbing``, which applies the redaction policy of ``redaction``
-to events) are imported from here only.
+Use ``init_sentry`` once per process, ``report`` to send an error, and ``set_request_user`` once a request knows
+its user. The parts behind the door live in ``app/core/_sentry/`` and are imported from here only.
+
+Units of work, each in a scope of its own, so that an unhandled exception is one event tied to it and nothing one
+unit records reaches another's events:
+
+- ``http``: ``sentry_request`` around each HTTP request (a transaction only when sampled);
+- ``websocket``: ``sentry_connection`` around each WebSocket connection;
+- ``tasks``: ``spawn`` to start a background coroutine, ``reporting_escaped_errors`` for what escapes any task;
+- ``lifespan``: ``sentry_startup`` around start-up;
+- ``sql``: ``trace_queries`` on each engine (statements as breadcrumbs, spans inside a sampled transaction).
+{%- if cookiecutter.include_worker == "yes" %}
+- ``jobs``: ``sentry_job_middleware``, the broker's middleware that runs each background job as a unit of work
+  (``crons`` checks scheduled runs in as Sentry Crons).
+{%- endif %}
+
+What every unit uses:
+
+- ``capture``: one exception as one event (handled or not, the status and error code the client got);
+- ``limiter``: the repeated-error limiter (``repeated_errors``);
+- ``sampling``: the traces sampler and each trace's decision (``_asgi`` holds what ``http`` and ``websocket``
+  read from an ASGI scope);
+- ``breadcrumbs``, ``source_context`` and ``transport``: log lines as breadcrumbs, source lines around frames,
+  and delivery that warns once when events do not arrive;
+- the redaction policy (``app.core.redaction``), which scrubs every event in ``before_send``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -25,26 +40,27 @@ from sentry_sdk.integrations.argv import ArgvIntegration
 from sentry_sdk.integrations.httpx import HttpxIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
 
-{% if cookiecutter.include_worker == "yes" -%}
+from app.core._sentry.breadcrumbs import shape_breadcrumb
+from app.core._sentry.capture import report_once{{ ", report_unhandled" if cookiecutter.include_worker == "yes" }}
+from app.core._sentry.http import sentry_request
+{%- if cookiecutter.include_worker == "yes" %}
 from app.core._sentry.jobs import JobMiddleware
-{% endif -%}
-from app.core.breadcrumbs import shape_breadcrumb
-from app.core.error_events import report_once{{ ", report_unhandled" if cookiecutter.include_worker == "yes" }}
-from app.core.error_limiter import repeated_errors
-from app.core.event_scrubbing import scrub_event, strip_to_safe_minimum
+{%- endif %}
+from app.core._sentry.lifespan import sentry_startup
+from app.core._sentry.limiter import repeated_errors
+from app.core._sentry.sampling import make_traces_sampler
+from app.core._sentry.source_context import add_source_context
+from app.core._sentry.sql import trace_queries
+from app.core._sentry.tasks import reporting_escaped_errors, spawn
+from app.core._sentry.transport import WarnOnceTransport
+from app.core._sentry.websocket import sentry_connection
 from app.core.logging import ACCESS_LOGGER
-from app.core.paths import APP_PACKAGE_DIR, is_health_path, route_path
-from app.core.sentry_lifespan import sentry_startup
-from app.core.sentry_scope import sentry_request
-from app.core.sentry_tasks import reporting_escaped_errors, spawn
-from app.core.sentry_transport import WarnOnceTransport
-from app.core.sentry_websocket import sentry_connection
-from app.core.source_context import add_source_context
-from app.core.sql_tracing import trace_queries
+from app.core.paths import APP_PACKAGE_DIR, is_health_path
+from app.core.redaction import scrub_event, strip_to_safe_minimum
 
 if TYPE_CHECKING:
     from sentry_sdk.transport import Transport
-    from sentry_sdk.types import Event, Hint, SamplingContext
+    from sentry_sdk.types import Event, Hint
 
     from app.core.config import Settings
 
@@ -79,20 +95,6 @@ def before_send(event: Event, hint: Hint) -> Event | None:
         return scrub_event(event)
     except Exception:  # a scrubber bug must neither drop the event nor leak data
         return strip_to_safe_minimum(event)
-
-
-def make_traces_sampler(rate: float) -> Callable[[SamplingContext], float]:
-    """Never trace health checks; follow an upstream decision; otherwise sample at ``rate``."""
-
-    def traces_sampler(context: SamplingContext) -> float:
-        if is_health_path(route_path(context.get("asgi_scope") or {})):
-            return 0.0
-        parent = context.get("parent_sampled")
-        if parent is not None:
-            return 1.0 if parent else 0.0
-        return rate
-
-    return traces_sampler
 
 
 def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | None = None) -> bool:
@@ -172,8 +174,8 @@ def report(
     probe, limited, sampled out). Reported again, the same exception returns the same answer and sends nothing.
 
     ``handled=False`` marks an exception the service did not raise on purpose; ``status_code``, ``error_code``
-    and ``details`` say what the client got (see ``app.core.error_events``). Repeats of one error beyond a small
-    rate are counted, not sent: see ``app.core.error_limiter``.
+    and ``details`` say what the client got (see ``app.core._sentry.capture``). Repeats of one error beyond a small
+    rate are counted, not sent: see ``app.core._sentry.limiter``.
     """
     if not sentry_sdk.get_client().is_active():
         # Without a client the SDK still builds the whole event (stack, locals, source lines) to throw it away.

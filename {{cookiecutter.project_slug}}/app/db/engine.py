@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from app.core.config import Settings
 
 
+# The execution option of a transaction that only reads: on SQLite it begins without taking the write lock.
+READS_ONLY = "reads_only"
+
+
 def build_engine(settings: Settings) -> AsyncEngine:
     """An engine for ``settings.DATABASE_URL`` (postgresql+asyncpg or sqlite+aiosqlite) with bounded waits."""
     url = make_url(settings.DATABASE_URL.get_secret_value())
@@ -53,7 +57,9 @@ def use_real_sqlite_transactions(engine: AsyncEngine, *, foreign_keys: bool = Tr
     Transactional DDL" in SQLAlchemy's SQLite documentation), so that SAVEPOINTs nest inside the transaction.
     The BEGIN is IMMEDIATE: a transaction takes the write lock up front and a concurrent one waits for it (up to
     the connection's timeout), instead of both reading first and one failing with "database is locked" when it
-    tries to write. With ``foreign_keys``, they are enforced as PostgreSQL does (SQLite's default is off).
+    tries to write. A transaction begun with the execution option ``READS_ONLY`` (a request with a safe method:
+    see ``app.db.session``) begins DEFERRED and shares the database with every other reader, as on PostgreSQL.
+    With ``foreign_keys``, they are enforced as PostgreSQL does (SQLite's default is off).
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -69,7 +75,8 @@ def use_real_sqlite_transactions(engine: AsyncEngine, *, foreign_keys: bool = Tr
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reads_only = connection.get_execution_options().get(READS_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
 
 def build_unpooled_engine(url: str) -> AsyncEngine:

@@ -8,6 +8,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.db.engine import READS_ONLY
+
+# Methods that read and never change anything (RFC 9110's safe methods): their transactions only read.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_READS_ONLY_SESSION = {"execution_options": {READS_ONLY: True}}
+
 
 def build_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions whose objects stay readable after commit, so a response can be built from them."""
@@ -15,9 +21,14 @@ def build_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session and one transaction per request: committed if the route returns, rolled back if it raises."""
+    """One session and one transaction per request: committed if the route returns, rolled back if it raises.
+
+    A request with a safe method reads only: on SQLite its transaction takes no write lock, so readers never wait
+    for each other (a route that writes belongs behind POST, PUT, PATCH or DELETE).
+    """
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session, session.begin():
+    options = _READS_ONLY_SESSION if request.method in SAFE_METHODS else {}
+    async with sessionmaker(**options) as session, session.begin():
         yield session
 
 
