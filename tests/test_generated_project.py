@@ -171,8 +171,8 @@ def test_worker_bake_passes_make_lint_typecheck_test_with_no_edits(
     project = bake(tmp_path, **answers).project
     tasks = (project / "app/worker/tasks.py").read_text(encoding="utf-8")
     assert ("check_post_upstream" in tasks) == (include_examples == "yes")
-    assert (project / "tests/test_post_jobs.py").exists() == (include_examples == "yes")
-    assert (project / "tests/test_jobs.py").is_file()
+    assert (project / "tests/features/test_post_jobs.py").exists() == (include_examples == "yes")
+    assert (project / "tests/platform/jobs/test_jobs.py").is_file()
 
     make = ["make", "lint", "typecheck", "test", "check-migrations", f"PYTHON={worker_venv_python}"]
     output = assert_ok(run(make, cwd=project))

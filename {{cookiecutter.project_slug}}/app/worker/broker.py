@@ -106,7 +106,9 @@ async def _start_scheduler(state: TaskiqState) -> None:
         main = asyncio.current_task()
         if main is not None:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
-        log.info("scheduler started", environment=settings.ENVIRONMENT, **sentry_status(settings, enabled=sentry_enabled))
+        log.info(
+            "scheduler started", environment=settings.ENVIRONMENT, **sentry_status(settings, enabled=sentry_enabled)
+        )
 
 
 @broker.on_event(TaskiqEvents.CLIENT_SHUTDOWN)

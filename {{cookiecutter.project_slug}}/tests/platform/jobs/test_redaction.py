@@ -30,9 +30,7 @@ MARKERS = [marker(number) for number in range(101, 110)] + [SHAPED["2 log: card 
 async def test_job_arguments_leave_no_secret_in_events_or_logs(
     make_settings: MakeSettings, sentry_transport: CapturingTransport, events: Events
 ) -> None:
-    settings = make_settings(
-        SENTRY_DSN=FAKE_DSN, SENTRY_INCLUDE_LOCALS=True, LOG_LEVEL="DEBUG"
-    )
+    settings = make_settings(SENTRY_DSN=FAKE_DSN, SENTRY_INCLUDE_LOCALS=True, LOG_LEVEL="DEBUG")
     app = create_job_app(settings, sentry_transport=sentry_transport)
     stream = io.StringIO()
     async for client in open_client(app):
