@@ -8,6 +8,20 @@ The worked examples: ``check_post_upstream``, which creating a post enqueues, ca
 service's client; ``purge_expired_posts`` runs every night on a schedule.
 {%- endif %}
 """
+{%- if cookiecutter.include_examples == "no" %}
+
+from __future__ import annotations
+
+import structlog
+
+from app.worker.broker import broker
+from app.worker.schedules import cron
+
+log = structlog.get_logger(__name__)
+
+# What the jobs added below use (the README's "Adding a job" and "Adding a schedule").
+__all__ = ["broker", "cron", "log"]
+{%- endif %}
 {%- if cookiecutter.include_examples == "yes" %}
 
 from __future__ import annotations
