@@ -46,7 +46,31 @@ EXAMPLE_FILES: Final = (
     "app/api/routes/external.py",
     "tests/features/test_external.py",
     "tests/features/test_external_deadline.py",
+    "tests/features/test_post_jobs.py",
 )
+
+# Background jobs and schedules: the broker, the worker and scheduler, their Sentry part, their deployment.
+WORKER_FILES: Final = (
+    "app/core/_sentry/crons.py",
+    "app/core/_sentry/jobs.py",
+    "app/worker/__init__.py",
+    "app/worker/broker.py",
+    "app/worker/deps.py",
+    "app/worker/schedules.py",
+    "app/worker/scheduler.py",
+    "app/worker/tasks.py",
+    "deploy/k8s/base/worker-deployment.yaml",
+    "deploy/k8s/base/scheduler-deployment.yaml",
+    "tests/support/jobs.py",
+    "tests/platform/jobs/__init__.py",
+    "tests/platform/jobs/conftest.py",
+    "tests/platform/jobs/test_jobs.py",
+    "tests/platform/jobs/test_crons.py",
+    "tests/platform/jobs/test_redaction.py",
+    "tests/features/test_post_jobs.py",
+)
+# Folders that hold nothing but worker files.
+WORKER_FOLDERS: Final = ("app/worker", "tests/platform/jobs")
 
 # Values python-dotenv reads back unchanged without quotes; anything else is single-quoted.
 BARE_VALUE: Final = re.compile(r"[A-Za-z0-9_.,:/@+%?=&~-]*")
@@ -102,6 +126,18 @@ def remove_example_files(project: Path) -> None:
     """Start lean: delete the worked examples' files (the wiring files left them out when rendered)."""
     for name in EXAMPLE_FILES:
         (project / name).unlink(missing_ok=True)
+
+
+def remove_worker_files(project: Path) -> None:
+    """No background jobs: delete the worker's files and the folders left empty (the wiring files left them out)."""
+    for name in WORKER_FILES:
+        (project / name).unlink(missing_ok=True)
+    for name in WORKER_FOLDERS:
+        folder = project / name
+        if folder.is_dir():
+            shutil.rmtree(folder / "__pycache__", ignore_errors=True)
+            if not any(folder.iterdir()):
+                folder.rmdir()
 
 
 def text_answer(field: str) -> str:
@@ -196,6 +232,11 @@ def environment_env_text(environment: str, dsn: str, database_name: str) -> str:
         ]
         variables["ENABLE_DEBUG_ROUTES"] = "false"
         variables["ENABLE_DOCS"] = "false"
+    if environment != "development" and text_answer("include_worker") == "yes":
+        comments += [
+            f"{environment.capitalize()} refuses to run jobs in process (BROKER_URL=memory://, the default): set",
+            "BROKER_URL=redis://HOST:6379/0 here or in the environment.",
+        ]
     return env_file_text(comments, variables)
 
 
@@ -271,6 +312,8 @@ def main() -> int:
     remove_tool_caches(project)
     if text_answer("include_examples") == "no":
         remove_example_files(project)
+    if text_answer("include_worker") == "no":
+        remove_worker_files(project)
     environment = text_answer("environment")
     database_name = text_answer("project_slug").replace("-", "_")
     written, kept = write_env_files(project, env_files(environment, database_name))

@@ -324,6 +324,7 @@ def check_answers(answers: dict[str, object]) -> list[str]:
         ("python_version", partial(check_choice, "python_version", choices=PYTHON_VERSIONS)),
         ("environment", partial(check_choice, "environment", choices=ENVIRONMENTS)),
         ("include_examples", partial(check_choice, "include_examples", choices=YES_NO)),
+        ("include_worker", partial(check_choice, "include_worker", choices=YES_NO)),
     )
     problems = []
     for field, check in checks:

@@ -580,6 +580,7 @@ EVERY_ANSWER = {
     "python_version": "3.12",
     "environment": "production",
     "include_examples": "no",
+    "include_worker": "yes",
     "sentry_dsn_development": "https://dev123@o1.ingest.sentry.io/1",
     "sentry_dsn_staging": "https://stg456@o1.ingest.sentry.io/2",
     "sentry_dsn_production": "https://prd789@o1.ingest.sentry.io/3",

@@ -140,6 +140,47 @@ def test_lean_bake_passes_make_lint_typecheck_test_with_no_edits(
     assert [path.name for path in (project / "tests/features").iterdir()] == ["__init__.py"]
 
 
+@pytest.fixture(scope="session")
+def worker_venv_python(bake: Callable[..., Baked], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtualenv holding a bake with background jobs (taskiq, taskiq-redis), installed as its README says."""
+    project = bake(tmp_path_factory.mktemp("worker"), include_worker="yes").project
+    venv = tmp_path_factory.mktemp("worker-venv") / "venv"
+    assert_ok(run([sys.executable, "-m", "venv", venv], cwd=project))
+    python = venv / "bin" / "python"
+    assert_ok(run([python, "-m", "pip", "install", "--quiet", "-e", ".[dev]"], cwd=project, timeout=900))
+    return python
+
+
+def test_default_bake_has_no_worker(default_project: Path) -> None:
+    """include_worker defaults to no: no broker, no taskiq, no Redis, no worker deployment."""
+    assert not (default_project / "app/worker").exists()
+    assert not (default_project / "app/core/_sentry").exists()
+    assert "taskiq" not in (default_project / "pyproject.toml").read_text(encoding="utf-8")
+    assert "BROKER_URL" not in (default_project / "app/core/config.py").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("include_examples", "python_version"), [("yes", "3.11"), ("no", "3.12")], ids=["examples-py311", "lean-py312"]
+)
+def test_worker_bake_passes_make_lint_typecheck_test_with_no_edits(
+    bake: Callable[..., Baked], tmp_path: Path, worker_venv_python: Path, include_examples: str, python_version: str
+) -> None:
+    """include_worker=yes with and without the worked examples: the machinery and its tests always, the example
+    jobs only with the examples; the same gates green."""
+    answers = {"include_worker": "yes", "include_examples": include_examples, "python_version": python_version}
+    project = bake(tmp_path, **answers).project
+    tasks = (project / "app/worker/tasks.py").read_text(encoding="utf-8")
+    assert ("check_post_upstream" in tasks) == (include_examples == "yes")
+    assert (project / "tests/features/test_post_jobs.py").exists() == (include_examples == "yes")
+    assert (project / "tests/platform/jobs/test_jobs.py").is_file()
+
+    make = ["make", "lint", "typecheck", "test", "check-migrations", f"PYTHON={worker_venv_python}"]
+    output = assert_ok(run(make, cwd=project))
+    summary = pytest_summary(output)
+    assert summary.get("passed", 0) > 50
+    assert summary.get("failed", 0) == 0
+
+
 def test_default_bake_suite_passes_on_postgresql_in_parallel_workers(
     default_project: Path, venv_python: Path, postgres: PostgresServer
 ) -> None:

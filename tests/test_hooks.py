@@ -289,6 +289,27 @@ def test_include_examples_outside_the_choices_is_rejected(pre_hook: ModuleType, 
     assert [problem.split(":", 1)[0] for problem in pre_hook.check_answers(answers)] == ["include_examples"]
 
 
+def test_include_worker_offers_yes_and_no_with_no_first(pre_hook: ModuleType) -> None:
+    offered = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))["include_worker"]
+
+    assert offered == ["no", "yes"]
+    assert set(offered) == set(pre_hook.YES_NO)
+
+
+@pytest.mark.parametrize("value", ["yes ", "No", "redis", ""])
+def test_include_worker_outside_the_choices_is_rejected(pre_hook: ModuleType, value: str) -> None:
+    answers = {**pre_hook.ANSWERS, "include_worker": value}
+
+    assert [problem.split(":", 1)[0] for problem in pre_hook.check_answers(answers)] == ["include_worker"]
+
+
+def test_worker_files_exist_in_the_template(post_hook: ModuleType) -> None:
+    project = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
+
+    assert [name for name in post_hook.WORKER_FILES if not (project / name).is_file()] == []
+    assert [name for name in post_hook.WORKER_FOLDERS if not (project / name).is_dir()] == []
+
+
 def test_example_files_exist_in_the_template(post_hook: ModuleType) -> None:
     project = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
 

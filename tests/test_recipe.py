@@ -1,4 +1,4 @@
-"""The generated README's "Adding a resource" recipe, followed to the letter on a bake, gives a working service.
+"""The generated README's recipes ("Adding a resource", "Background jobs"), followed to the letter, work.
 
 The test takes everything from the README itself and does what its text says, as a reader pasting it would: each
 ``python`` block names its file on its first line: ``# path`` for a new file (written whole), ``# path (add at the
@@ -25,16 +25,15 @@ from tests.support.harness import build_venv, clean_environment
 
 pytestmark = pytest.mark.slow
 
-SECTION = re.compile(r"^## Adding a resource\n(.*?)(?=^## )", re.MULTILINE | re.DOTALL)
 BLOCK = re.compile(r"^```(python|bash)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 FILE_HEADER = re.compile(r"# (?P<path>[\w/.]+\.py)(?: \((?P<where>add|add at the end|add to the imports)\))?")
 COMMAND_TIMEOUT_SECONDS = 600
 
 
-def recipe(readme: str) -> list[tuple[str, str]]:
-    """The recipe's code blocks in order, as (language, text)."""
-    section = SECTION.search(readme)
-    assert section is not None, 'the README has no "## Adding a resource" section'
+def recipe(readme: str, title: str = "Adding a resource") -> list[tuple[str, str]]:
+    """The code blocks of the README's section ``## title`` in order, as (language, text)."""
+    section = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## )", readme, re.MULTILINE | re.DOTALL)
+    assert section is not None, f'the README has no "## {title}" section'
     return BLOCK.findall(section.group(1))
 
 
@@ -113,3 +112,25 @@ def test_readme_recipe_adds_a_resource_that_passes_lint_types_tests_and_migratio
 
     assert sorted(path.name for path in (project / "migrations" / "versions").glob("*.py")) == migrations
     assert "sa.UniqueConstraint" in (project / "migrations" / "versions" / migrations[-1]).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("include_examples", ["yes", "no"], ids=["default", "lean"])
+def test_readme_job_recipe_adds_a_job_and_a_schedule_that_pass_lint_types_and_tests(
+    bake: Callable[..., Baked], tmp_path: Path, include_examples: str
+) -> None:
+    """The worker bake's "Background jobs" section: its job, its schedule and its test, pasted as written."""
+    project = bake(tmp_path / "bake", include_worker="yes", include_examples=include_examples).project
+    python = build_venv(tmp_path / "venv", ["-e", f"{project}[dev]"], what="install the bake")
+    env = clean_environment()
+    env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("TEST_DATABASE_URL", None)
+    steps = recipe((project / "README.md").read_text(encoding="utf-8"), "Background jobs")
+    assert [language for language, _ in steps].count("python") == 3
+
+    for language, text in steps:
+        follow(project, language, text, env)
+
+    tasks = (project / "app" / "worker" / "tasks.py").read_text(encoding="utf-8")
+    assert "async def send_welcome_mail" in tasks
+    assert "async def nightly_report" in tasks
+    assert (project / "tests" / "features" / "test_welcome_mail.py").is_file()

@@ -3,6 +3,10 @@
 #   serve    (the default) start the web server on port 8000: WEB_CONCURRENCY worker processes, by default one per
 #            CPU the container is given
 #   migrate  upgrade the database in DATABASE_URL to the newest migration, then exit
+{%- if cookiecutter.include_worker == "yes" %}
+#   worker   run jobs from BROKER_URL's queue; on SIGTERM take no more and finish the running ones
+#   scheduler  enqueue each task at its schedule: run exactly one
+{%- endif %}
 #   workers  print how many worker processes `serve` would start
 #   anything else runs as a command, e.g. `alembic current` or `sh`
 # Migrations never run on `serve`: with several containers they would race. Run `migrate` once per release.
@@ -37,6 +41,15 @@ case "$command" in
     migrate)
         exec alembic upgrade head "$@"
         ;;
+{%- if cookiecutter.include_worker == "yes" %}
+    worker)
+        exec taskiq worker app.worker.broker:broker app.worker.tasks --workers 1 --no-configure-logging \
+            --wait-tasks-timeout "${GRACEFUL_SHUTDOWN_SECONDS:-15}" "$@"
+        ;;
+    scheduler)
+        exec taskiq scheduler app.worker.scheduler:scheduler app.worker.tasks --no-configure-logging "$@"
+        ;;
+{%- endif %}
     workers)
         echo "${WEB_CONCURRENCY:-$(cpu_count)}"
         ;;

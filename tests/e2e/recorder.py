@@ -52,9 +52,24 @@ class EventRecorder(LoopbackServer):
 
     def events(self) -> list[dict[str, Any]]:
         """Error and message events (items of type "event"), in the order they arrived."""
+        return self.items("event")
+
+    def items(self, kind: str) -> list[dict[str, Any]]:
+        """The items of type `kind` ("event", "transaction", "check_in"), in the order they arrived."""
         with self._arrived:
             envelopes = list(self._envelopes)
-        return [item.json() for envelope in envelopes for item in envelope.items if item.type == "event"]
+        return [item.json() for envelope in envelopes for item in envelope.items if item.type == kind]
+
+    def wait_for_items(self, kind: str, count: int, timeout: float) -> list[dict[str, Any]]:
+        """Block until `count` items of type `kind` arrived (AssertionError after `timeout` s); return them."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while len(self.items(kind)) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"{len(self.items(kind))} of {count} {kind} items arrived in {timeout} s")
+                self._arrived.wait(remaining)
+        return self.items(kind)
 
     def wait_for_event(self, event_id: str, timeout: float) -> list[dict[str, Any]]:
         """Block until the event `event_id` arrived (AssertionError after `timeout` s); return every event so far."""

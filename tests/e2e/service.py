@@ -186,10 +186,11 @@ class ServiceError(RuntimeError):
     """The service could not be installed, migrated, started or stopped."""
 
 
-def venv_dir() -> Path:
-    """The virtualenv for the template's current dependencies: keyed by a hash of its pyproject.toml."""
-    digest = hashlib.sha256((SERVICE_TEMPLATE / "pyproject.toml").read_bytes()).hexdigest()[:16]
-    return cache_dir() / f"service-venv-{digest}"
+def venv_dir(dependencies: list[str]) -> Path:
+    """The virtualenv for the template's current dependencies: keyed by a hash of its pyproject.toml and of the
+    bake's dependencies (a bake with the worker needs taskiq too), so that bakes of both kinds keep a venv each."""
+    digest = hashlib.sha256((SERVICE_TEMPLATE / "pyproject.toml").read_bytes() + repr(dependencies).encode())
+    return cache_dir() / f"service-venv-{digest.hexdigest()[:16]}"
 
 
 def project_dependencies(project: Path) -> list[str]:
@@ -219,8 +220,8 @@ def ensure_venv(project: Path) -> Path:
 
     The project itself is not installed: its folder changes with every bake.
     """
-    venv = venv_dir()
     dependencies = project_dependencies(project)
+    venv = venv_dir(dependencies)
     if _installed(venv, dependencies):
         return venv
     with cache_lock(venv.name):
@@ -266,13 +267,13 @@ class BakedService:
         env |= {"PYTHONPATH": str(self.project), "PYTHONUNBUFFERED": "1", **BASE_SETTINGS, **settings}
         return env
 
-    def migrate(self, database_url: str) -> None:
+    def migrate(self, database_url: str, **settings: str) -> None:
         """`alembic upgrade head` against `database_url`, as a user runs it from the project folder."""
         _run(
             [str(self.python), "-m", "alembic", "upgrade", "head"],
             what="alembic upgrade head",
             cwd=self.project,
-            env=self.environment(DATABASE_URL=database_url),
+            env=self.environment(DATABASE_URL=database_url, **settings),
             timeout=MIGRATE_TIMEOUT_SECONDS,
         )
 

@@ -33,7 +33,7 @@ REQUIRED_TARGETS = {
     "check-lock",
 }
 CI_TARGETS = {"check-lock", "sync", "check-dsn", "lint", "typecheck", "test", "check-migrations"}
-# Files without template syntax: baked byte for byte as written, so their own tools can update them.
+# Files whose only template syntax is the include_worker switch: baked as written, so their own tools can update them.
 VERBATIM_FILES = (
     "Makefile",
     ".dockerignore",
@@ -74,6 +74,7 @@ MATRIX = {
     "staging": Answers({"environment": "staging"}),
     "production": Answers({"environment": "production"}),
     "tricky-name": Answers({"project_name": TRICKY_NAME, "project_slug": "obrien-orders"}, typed=True),
+    "worker": Answers({"include_worker": "yes"}),
 }
 
 

@@ -23,3 +23,9 @@ def product(request: pytest.FixtureRequest, bake: Bake, tmp_path_factory: pytest
 @pytest.fixture(scope="session")
 def default_product(bake: Bake, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bake(tmp_path_factory.mktemp("default-only")).project
+
+
+@pytest.fixture(scope="session")
+def worker_product(bake: Bake, tmp_path_factory: pytest.TempPathFactory) -> Product:
+    answers = MATRIX["worker"]
+    return Product(answers, bake(tmp_path_factory.mktemp("worker-only"), **answers.values).project)

@@ -268,8 +268,9 @@ def test_entrypoint_runs_any_other_command(entrypoint: Callable[..., str]) -> No
 def test_compose_wires_database_migrations_and_service(product: Product) -> None:
     services = product.yaml("docker-compose.yml")["services"]
     db, migrate, app = services["db"], services["migrate"], services["app"]
+    worker = product.answers.values.get("include_worker") == "yes"
 
-    assert set(services) == {"db", "migrate", "app"}
+    assert set(services) == {"db", "migrate", "app"} | ({"redis", "worker", "scheduler"} if worker else set())
     assert db["image"] == "postgres:15"
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
     assert migrate["command"] == ["migrate"]
@@ -277,7 +278,7 @@ def test_compose_wires_database_migrations_and_service(product: Product) -> None
     assert app["depends_on"] == {
         "db": {"condition": "service_healthy"},
         "migrate": {"condition": "service_completed_successfully"},
-    }
+    } | ({"redis": {"condition": "service_healthy"}} if worker else {})
     assert migrate["build"] == app["build"] == "."
 
 
@@ -294,5 +295,18 @@ def test_compose_publishes_every_port_on_the_loopback_address_only(product: Prod
     services = product.yaml("docker-compose.yml")["services"]
     published = [port for service in services.values() for port in service.get("ports", [])]
 
-    assert len(published) == 2
+    assert len(published) == (3 if product.answers.values.get("include_worker") == "yes" else 2)
     assert all(port.startswith("127.0.0.1:") for port in published), published
+
+
+def test_compose_runs_one_worker_and_one_scheduler_on_the_redis_service(worker_product: Product) -> None:
+    services = worker_product.yaml("docker-compose.yml")["services"]
+
+    assert "redis-cli" in services["redis"]["healthcheck"]["test"]
+    assert "--appendonly" in services["redis"]["command"]
+    assert (services["worker"]["command"], services["scheduler"]["command"]) == (["worker"], ["scheduler"])
+    for name in ("app", "worker", "scheduler"):
+        assert services[name]["environment"]["BROKER_URL"] == "redis://redis:6379/0", name
+        assert services[name]["depends_on"]["redis"] == {"condition": "service_healthy"}, name
+    assert "replicas" not in services["scheduler"].get("deploy", {})
+    assert services["worker"]["stop_grace_period"] == "20s"

@@ -38,6 +38,9 @@ from app.middleware.error_handler import add_exception_handlers
 from app.middleware.request_context import RequestContextMiddleware
 from app.middleware.security_headers import SecurityHeaders
 from app.schemas.errors import ErrorResponse
+{%- if cookiecutter.include_worker == "yes" %}
+from app.worker.broker import start_enqueuing, stop_enqueuing
+{%- endif %}
 
 if TYPE_CHECKING:
     from sentry_sdk.transport import Transport
@@ -76,6 +79,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 {%- if cookiecutter.include_examples == "yes" %}
             app.state.external_api = ExternalAPIClient.open(settings)
             shutdown.push_async_callback(_shutdown_step, "external API client", app.state.external_api.aclose)
+{%- endif %}
+{%- if cookiecutter.include_worker == "yes" %}
+            # Jobs enqueued by requests; run here too when BROKER_URL is memory://, on the resources opened above.
+            await start_enqueuing(
+                settings=settings,
+                engine=engine,
+                sessionmaker=app.state.sessionmaker,
+{%- if cookiecutter.include_examples == "yes" %}
+                external_api=app.state.external_api,
+{%- endif %}
+            )
+            shutdown.push_async_callback(_shutdown_step, "job broker", stop_enqueuing)
 {%- endif %}
             # Every router is included by now, and routes added after create_app() too: the 405's Allow header.
             setattr(app.state, ALLOWED_METHODS, allowed_methods_by_path(app.routes))

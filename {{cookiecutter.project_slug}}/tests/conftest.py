@@ -17,9 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.core.config import Settings
 from app.main import create_app
 from tests.support.db import database_url, silent_server
+{%- if cookiecutter.include_worker == "yes" and cookiecutter.include_examples == "yes" %}
+from tests.support.jobs import job_upstream
+{%- endif %}
 from tests.support.sentry import FAKE_DSN, CapturingTransport, reset_sentry
+{%- if cookiecutter.include_worker == "yes" and cookiecutter.include_examples == "yes" %}
+
+__all__ = ["database_url", "job_upstream", "silent_server"]
+{%- else %}
 
 __all__ = ["database_url", "silent_server"]
+{%- endif %}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -31,6 +39,11 @@ def _no_service_variables() -> Iterator[None]:
         for name in list(os.environ):
             if name.upper() in Settings.model_fields or name.upper().startswith("SENTRY_"):
                 patch.delenv(name)
+{%- if cookiecutter.include_worker == "yes" %}
+        # Staging and production refuse memory://, so the settings the suite builds name a Redis broker; its jobs
+        # run in process all the same, on the broker chosen at import (tests/__init__.py).
+        patch.setenv("BROKER_URL", "redis://127.0.0.1:6379/0")
+{%- endif %}
         yield
 
 

@@ -6,6 +6,9 @@ import os
 import sys
 from functools import lru_cache
 from typing import Annotated, Literal
+{%- if cookiecutter.include_worker == "yes" %}
+from urllib.parse import urlsplit
+{%- endif %}
 
 from dotenv import dotenv_values
 from pydantic import Field, HttpUrl, Secret, SecretStr, ValidationError, field_validator, model_validator
@@ -24,6 +27,10 @@ VERSION = {{ cookiecutter.version | tojson }}
 SampleRate = Annotated[float, Field(ge=0.0, le=1.0)]
 # A comma-separated list in the environment: "a,b,c".
 CommaList = Annotated[list[str], NoDecode]
+{%- if cookiecutter.include_worker == "yes" %}
+MEMORY_BROKER = "memory://"
+BROKER_SCHEMES = frozenset({"memory", "redis", "rediss"})
+{%- endif %}
 
 
 def env_files() -> tuple[str, ...]:
@@ -38,7 +45,33 @@ def _environment_in(path: str) -> str | None:
     return next((value for key, value in values.items() if key.upper() == "ENVIRONMENT" and value), None)
 
 
+{% if cookiecutter.include_worker == "yes" -%}
+class BrokerSettings(BaseSettings):
+    """The broker's part of the settings, read when ``app.worker.broker`` is first imported (its tasks need the
+    broker before anything starts), so that no other variable can fail that import; ``Settings`` holds these
+    fields too and checks them against the environment."""
+
+    model_config = SettingsConfigDict(env_file_encoding="utf-8", extra="ignore", frozen=True)
+
+    # memory:// runs each job in the enqueuing process (development, tests); redis:// or rediss:// a Redis stream.
+    BROKER_URL: SecretStr = SecretStr(MEMORY_BROKER)
+    BROKER_QUEUE: str = "jobs"
+    # A job a worker took but never acknowledged (the worker died) goes to another worker after this long: longer
+    # than the slowest job, or a running job is run twice.
+    BROKER_REDELIVERY_SECONDS: Annotated[float, Field(gt=0)] = 600.0
+
+    @field_validator("BROKER_URL")
+    @classmethod
+    def _known_broker(cls, value: SecretStr) -> SecretStr:
+        if urlsplit(value.get_secret_value()).scheme not in BROKER_SCHEMES:
+            raise ValueError("expected memory:// or redis://HOST:6379/0 (rediss:// with TLS)")
+        return value
+
+
+class Settings(BrokerSettings):
+{%- else -%}
 class Settings(BaseSettings):
+{%- endif %}
     """Everything the service reads from its environment. A bad value stops start-up and names the variable."""
 
     model_config = SettingsConfigDict(env_file_encoding="utf-8", extra="ignore", frozen=True)
@@ -110,6 +143,13 @@ class Settings(BaseSettings):
                 "DATABASE_URL: production must not run on SQLite; "
                 "set DATABASE_URL=postgresql+asyncpg://USER:PASSWORD@HOST:5432/DBNAME"
             )
+{%- if cookiecutter.include_worker == "yes" %}
+        if self.ENVIRONMENT != "development" and self.BROKER_URL.get_secret_value() == MEMORY_BROKER:
+            raise ValueError(
+                f"BROKER_URL: {self.ENVIRONMENT} must not run jobs in process, where a restart loses them; "
+                "set BROKER_URL=redis://HOST:6379/0"
+            )
+{%- endif %}
         return self
 
     @property

@@ -114,6 +114,11 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     # httpx logs every outgoing URL, query string included, at INFO: secrets would reach the logs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+{%- if cookiecutter.include_worker == "yes" %}
+    # taskiq logs every job's arguments at DEBUG, unredacted: its lines start at INFO.
+    for name in ("taskiq", "taskiq_redis"):
+        logging.getLogger(name).setLevel(logging.INFO)
+{%- endif %}
     # SQL echo belongs to DEBUG only: SQLAlchemy logs statements at INFO, relabelled DEBUG on the way out.
     logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO if settings.LOG_LEVEL == "DEBUG" else logging.WARNING)
     engine_logger = logging.getLogger("sqlalchemy.engine.Engine")

@@ -11,6 +11,10 @@ unit records reaches another's events:
 - ``tasks``: ``spawn`` to start a background coroutine, ``reporting_escaped_errors`` for what escapes any task;
 - ``lifespan``: ``sentry_startup`` around start-up;
 - ``sql``: ``trace_queries`` on each engine (statements as breadcrumbs, spans inside a sampled transaction).
+{%- if cookiecutter.include_worker == "yes" %}
+- ``jobs``: ``sentry_job_middleware``, the broker's middleware that runs each background job as a unit of work
+  (``crons`` checks scheduled runs in as Sentry Crons).
+{%- endif %}
 
 What every unit uses:
 
@@ -37,8 +41,11 @@ from sentry_sdk.integrations.httpx import HttpxIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
 
 from app.core._sentry.breadcrumbs import shape_breadcrumb
-from app.core._sentry.capture import report_once
+from app.core._sentry.capture import report_once{{ ", report_unhandled" if cookiecutter.include_worker == "yes" }}
 from app.core._sentry.http import sentry_request
+{%- if cookiecutter.include_worker == "yes" %}
+from app.core._sentry.jobs import JobMiddleware
+{%- endif %}
 from app.core._sentry.lifespan import sentry_startup
 from app.core._sentry.limiter import repeated_errors
 from app.core._sentry.sampling import make_traces_sampler
@@ -65,6 +72,9 @@ __all__ = [
     "report",
     "reporting_escaped_errors",
     "sentry_connection",
+{%- if cookiecutter.include_worker == "yes" %}
+    "sentry_job_middleware",
+{%- endif %}
     "sentry_request",
     "sentry_startup",
     "sentry_status",
@@ -76,6 +86,10 @@ __all__ = [
 
 def before_send(event: Event, hint: Hint) -> Event | None:
     """Scrub an error event; if scrubbing itself fails, send a stripped event instead of dropping it."""
+{%- if cookiecutter.include_worker == "yes" %}
+    if event.get("type") == "check_in":
+        return event  # a Crons check-in: slug, status, duration and the schedule, nothing a scrubber could clean
+{%- endif %}
     try:
         add_source_context(event)
         return scrub_event(event)
@@ -173,6 +187,13 @@ def report(
     )
 
 
+{% if cookiecutter.include_worker == "yes" -%}
+def sentry_job_middleware() -> JobMiddleware:
+    """The broker's middleware that runs each job as a unit of work (``app.core._sentry.jobs``)."""
+    return JobMiddleware(report=report_unhandled)
+
+
+{% endif -%}
 def set_request_user(user_id: str | int, *, email: str | None = None, settings: Settings) -> None:
     """Attach the authenticated user to this request's events: the id only, unless settings opt in to email."""
     user: dict[str, Any] = {"id": str(user_id)}

@@ -20,6 +20,9 @@ from app.db.session import SessionDep
 from app.exceptions import ConflictError, NotFoundError
 from app.models.post import Post
 from app.schemas.post import PostCreate, PostPage, PostRead, PostUpdate
+{%- if cookiecutter.include_worker == "yes" %}
+from app.worker.tasks import check_post_upstream
+{%- endif %}
 
 
 class PostService:
@@ -32,6 +35,10 @@ class PostService:
         post = Post(**data.model_dump())
         async with self._unique_title():
             self.session.add(post)
+{%- if cookiecutter.include_worker == "yes" %}
+        # Enqueued before the request's transaction commits: the job gets the id, and reads nothing of the post.
+        await check_post_upstream.kiq(post.id)
+{%- endif %}
         return PostRead.model_validate(post)
 
     async def list_page(self, *, limit: int, offset: int) -> PostPage:

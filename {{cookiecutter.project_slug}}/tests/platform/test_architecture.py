@@ -14,7 +14,13 @@ APP = ROOT / "app"
 # Every folder of Python code that the project's own tools check (mypy's `files`).
 SOURCE_FOLDERS = ("app", "tests", "migrations", "scripts")
 # From the bottom up: a module may import its own layer and the layers below it, never one above.
+{% if cookiecutter.include_worker == "yes" -%}
+LAYERS = (
+    "core", "exceptions", "db", "models", "schemas", "clients", "worker", "services", "middleware", "api", "main",
+)  # fmt: skip
+{% else -%}
 LAYERS = ("core", "exceptions", "db", "models", "schemas", "clients", "services", "middleware", "api", "main")
+{% endif -%}
 SENTRY_DOOR = "app.core.sentry"
 # The one door a `_` package has besides its own modules: app/core/sentry.py, in front of app/core/_sentry/.
 DOORS = {"app.core._sentry": SENTRY_DOOR}

@@ -1,6 +1,6 @@
 """A planted-secret corpus: every kind of leak, each with its own marker, must be absent from what leaves the process.
 
-One request plants them all (the markers and the route: ``tests/support_corpus.py``); every envelope item the SDK
+One request plants them all (the markers and the route: ``tests/support/corpus.py``); every envelope item the SDK
 would send and every JSON log line is searched for every marker. Next to it, values that only look like secrets
 must survive. With ``REDACTION_CORPUS_DUMP=<file>`` the corpus's events are written there, for the template's check
 with Sentry's own scrubber (Relay).
