@@ -1,7 +1,7 @@
 """Background jobs: how many jobs per second one worker runs with Sentry off and on, and what an enqueue adds to a
 request.
 
-    python -m bench.jobs                 # 3 interleaved rounds of 2000 jobs per target, then the enqueue cost
+    python -m bench.jobs                 # 3 interleaved rounds of 5000 jobs per target, then the enqueue cost
     python -m bench.jobs --quick         # a smoke run: proves it produces numbers
 
 One run bakes ``include_worker=yes`` (examples on) once into the benchmark's cached venv (bench/prepare.py), starts
@@ -189,10 +189,14 @@ def run(options: argparse.Namespace, say: Any = print) -> dict[str, Any]:
                 for target in order:
                     name = f"{target}-{round_no}"
                     env = target_env(base, target, sink, redis.url, f"bench-{name}")
+                    before = sink.stats()["items"]
                     rate = worker_round(python, project, env, work, name, options.jobs)
                     redis.command("FLUSHALL")
-                    rows.append({"round": round_no, "target": target, "jobs": options.jobs, "jobs_per_s": rate})
-                    say(f"  round {round_no} {target:>6}: {rate:8.1f} jobs/s")
+                    # What the worker sent to Sentry during its round: transactions, and client reports of drops.
+                    sent = {item: count - before.get(item, 0) for item, count in sink.stats()["items"].items()}
+                    rows.append({"round": round_no, "target": target, "jobs": options.jobs, "jobs_per_s": rate,
+                                 "sink_items": {item: count for item, count in sent.items() if count}})  # fmt: skip
+                    say(f"  round {round_no} {target:>6}: {rate:8.1f} jobs/s, to the sink {rows[-1]['sink_items']}")
             for target in TARGETS:
                 enqueue[target] = profile_enqueue(python, project, target_env(base, target, sink, redis.url, "x"),
                                                   options.requests, redis)  # fmt: skip
@@ -235,7 +239,7 @@ def markdown(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.jobs", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per target (default 3)")
-    parser.add_argument("--jobs", type=int, default=2000, help="jobs per round (default 2000)")
+    parser.add_argument("--jobs", type=int, default=5000, help="jobs per round (default 5000)")
     parser.add_argument("--requests", type=int, default=2000, help="requests per route for the enqueue cost")
     parser.add_argument("--quick", action="store_true", help="one round of 50 jobs, 250 requests per route")
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "results", help="where results are written")
