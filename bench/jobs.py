@@ -224,10 +224,15 @@ def markdown(results: dict[str, Any]) -> str:
         target: statistics.median(row["jobs_per_s"] for row in results["rows"] if row["target"] == target)
         for target in TARGETS
     }
-    lines = ["| target | jobs/s (median) | per round | over off |", "|---|---|---|---|"]
+    rate = {(row["round"], row["target"]): row["jobs_per_s"] for row in results["rows"]}
+    rounds = sorted({row["round"] for row in results["rows"]})
+    lines = ["| target | jobs/s (median) | per round | over off, per round | median |", "|---|---|---|---|---|"]
     for target in TARGETS:
-        rounds = ", ".join(f"{row['jobs_per_s']:.0f}" for row in results["rows"] if row["target"] == target)
-        lines.append(f"| {target} | {medians[target]:.0f} | {rounds} | {medians[target] / medians['off']:.2f}x |")
+        ratios = [rate[number, target] / rate[number, "off"] for number in rounds]
+        lines.append(
+            f"| {target} | {medians[target]:.0f} | {', '.join(f'{rate[number, target]:.0f}' for number in rounds)} |"
+            f" {', '.join(f'{ratio:.2f}' for ratio in ratios)} | {statistics.median(ratios):.2f}x |"
+        )
     lines += ["", "| target | CPU µs/request, no enqueue | with one enqueue | CPU added | wall time added µs |"]
     lines.append("|---|---|---|---|---|")
     for target, cells in results["enqueue"].items():
