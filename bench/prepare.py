@@ -94,17 +94,21 @@ def template_with(patches: list[Path], key: str) -> Path:
     return copy
 
 
-def bake(patches: list[Path] | None = None) -> Path:
-    """Bake the template (with ``patches``) with its default answers; cached by the template's content."""
+def bake(patches: list[Path] | None = None, answers: dict[str, str] | None = None) -> Path:
+    """Bake the template (with ``patches``) with its default answers, or these ``answers`` instead; cached by the
+    template's content and the answers."""
     patches = patches or []
+    answers = answers or {}
     key = template_digest(patches)
+    if answers:
+        key = digest(key.encode(), *(f"{name}={value}".encode() for name, value in sorted(answers.items())))
     out = cache_dir() / "bakes" / key
     ready = out / ".bench-ready"
     with cache_lock(f"bake-{key}"):
         if not ready.exists():
             template = template_with(patches, key)
             shutil.rmtree(out, ignore_errors=True)
-            project = run_bake(out, template=str(template)).project
+            project = run_bake(out, template=str(template), **answers).project
             ready.write_text(str(project.relative_to(out)))
     return out / ready.read_text().strip()
 

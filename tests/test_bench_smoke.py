@@ -165,3 +165,19 @@ def test_workers_run_reports_throughput_and_memory_per_process(tmp_path: Path) -
     assert sorted(process["role"] for process in results["memory"]["1"]) == ["server"]
     assert sorted(process["role"] for process in results["memory"]["2"]) == ["server", "tracker", "worker", "worker"]
     assert all(process["uss_mib"] > 0 for processes in results["memory"].values() for process in processes)
+
+
+def test_jobs_run_reports_jobs_per_second_and_enqueue_cost(tmp_path: Path) -> None:
+    run_harness("-m", "bench.jobs", "--quick", "--output", str(tmp_path))
+    (written,) = tmp_path.glob("*-jobs.json")
+    results = json.loads(written.read_text())
+
+    assert sorted(row["target"] for row in results["rows"]) == ["off", "on", "on100"]
+    assert all(row["jobs"] == 50 and row["jobs_per_s"] > 0 for row in results["rows"])
+    for target, cells in results["enqueue"].items():
+        assert {cells["plain"]["status"], cells["enqueue"]["status"]} == {200}, target
+        assert cells["plain"]["cpu_us"] > 0, target
+        assert cells["enqueue"]["cpu_us"] > 0, target
+    # on100 traces every job and request: the worker's and the service's transactions reached the sink.
+    assert results["sink_items"]["transaction"] > 0
+    assert "| on100 |" in (tmp_path / written.name.replace(".json", ".md")).read_text()
