@@ -60,7 +60,7 @@ class RequestContextMiddleware:
         incoming_id, declared_length = read_headers(scope)
         request_id = incoming_id or random_hex_id()
         scope.setdefault("state", {})["request_id"] = request_id
-        tokens = bind_request_context(request_id)
+        caller = bind_request_context(request_id)
         too_large = declared_length is not None and declared_length > self.max_body_bytes
         try:
             if not self.sentry_enabled:
@@ -69,7 +69,7 @@ class RequestContextMiddleware:
             with sentry_request(scope, receive, request_id) as capture:
                 capture.status_code = await self._serve(scope, capture.receive, send, request_id, too_large=too_large)
         finally:
-            restore_caller_context(tokens)
+            restore_caller_context(caller)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, request_id: str, *, too_large: bool) -> int:
         """Call the app, answer an unexpected error with the 500 envelope, write the access line; return the status."""

@@ -27,7 +27,7 @@ async def serve_websocket(app: ASGIApp, scope: Scope, receive: Receive, send: Se
     """Call the app for one connection, in the connection's own log context and (with Sentry on) scope."""
     request_id = read_headers(scope)[0] or random_hex_id()
     scope.setdefault("state", {})["request_id"] = request_id
-    tokens = bind_request_context(request_id)
+    caller = bind_request_context(request_id)
     try:
         if not sentry_enabled:
             await _serve(app, scope, receive, send)
@@ -35,7 +35,7 @@ async def serve_websocket(app: ASGIApp, scope: Scope, receive: Receive, send: Se
         with sentry_connection(scope, receive, request_id):
             await _serve(app, scope, receive, send)
     finally:
-        restore_caller_context(tokens)
+        restore_caller_context(caller)
 
 
 async def _serve(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
