@@ -11,7 +11,7 @@ export TEMPLATE_CACHE_DIR ?= $(CACHE)
 # Every tier finds the tools `make install` put into the venv (uv, cookiecutter, schemathesis) before any other.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install demo demo-port test test-template test-generated test-e2e test-fuzz test-browser bench bench-jobs lint clean
+.PHONY: help install demo demo-port test test-template test-generated test-e2e test-fuzz test-browser bench bench-jobs bench-logs lint clean
 
 help:
 	@echo "make demo   bake a service with default answers and serve it on 127.0.0.1:$(PORT)"
@@ -21,6 +21,7 @@ help:
 	@echo "make test-browser  only the docs pages in headless Chromium (Debian's package, installed if missing)"
 	@echo "make bench  benchmark the baked service against bare FastAPI (not part of make test)"
 	@echo "make bench-jobs  jobs per second through one worker, Sentry off and on, and what an enqueue costs"
+	@echo "make bench-logs  what a log line costs with Sentry Logs off and on"
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +80,9 @@ bench: install
 
 bench-jobs: install
 	$(BIN)/python -m bench.jobs $(BENCH_ARGS)
+
+bench-logs: install
+	$(BIN)/python -m bench.logs $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check hooks tests bench

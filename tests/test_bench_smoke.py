@@ -181,3 +181,15 @@ def test_jobs_run_reports_jobs_per_second_and_enqueue_cost(tmp_path: Path) -> No
     # on100 traces every job and request: the worker's and the service's transactions reached the sink.
     assert results["sink_items"]["transaction"] > 0
     assert "| on100 |" in (tmp_path / written.name.replace(".json", ".md")).read_text()
+
+
+def test_logs_run_reports_the_cost_of_a_line_with_sentry_logs_off_and_on() -> None:
+    out = run_harness("-m", "bench.logs", "--lines", "300", "--rounds", "1")
+    table = [line.split("|") for line in out.splitlines() if line.startswith(("| structlog ", "| stdlib "))]
+    rows = {cells[1].strip(): cells[2:5] for cells in table}
+    assert sorted(rows) == ["stdlib", "structlog"]
+    for kind, (off, on, _) in rows.items():
+        assert float(off) > 0, kind
+        assert float(on.split("(")[0]) > 0, kind
+    # Sentry Logs on: the lines reached the sink as log items.
+    assert "'log': " in out

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     SENTRY_INCLUDE_LOCALS: bool = False
     # Hosts that outgoing requests may send trace headers to (sentry-trace, baggage); empty: none.
     SENTRY_TRACE_PROPAGATION_TARGETS: CommaList = ["localhost", "127.0.0.1"]
+    # Every log line also sent as a Sentry log, linked to its trace (off: each line costs the SDK's work for a log);
+    # the access line only if asked, as one log per request repeats its transaction.
+    SENTRY_ENABLE_LOGS: bool = False
+    SENTRY_LOGS_ACCESS_LINE: bool = False
     # Names to redact in events and logs on top of the built-in ones (app/core/redaction/), matched as words.
     REDACT_EXTRA_KEYS: CommaList = []
 

@@ -94,7 +94,9 @@ def configure_logging(settings: Settings) -> None:
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(settings.LOG_LEVEL)
-    write_json_to(handler if settings.log_format == "json" else None)
+    # Access lines sent as Sentry logs take the general path, which every handler of the root logger sees.
+    access_to_sentry = settings.SENTRY_ENABLE_LOGS and settings.SENTRY_LOGS_ACCESS_LINE
+    write_json_to(handler if settings.log_format == "json" and not access_to_sentry else None)
     # Caller, thread and process fields are never rendered: skip computing them for every record (logging HOWTO,
     # "Optimization").
     logging._srcfile = None

@@ -24,7 +24,8 @@ What every unit uses:
   read from an ASGI scope);
 - ``breadcrumbs``, ``source_context`` and ``transport``: log lines as breadcrumbs, source lines around frames,
   and delivery that warns once when events do not arrive;
-- the redaction policy (``app.core.redaction``), which scrubs every event in ``before_send``.
+- ``logs``: every log line as a Sentry log, when ``SENTRY_ENABLE_LOGS`` is on;
+- the redaction policy (``app.core.redaction``): every event in ``before_send``, every log in ``before_send_log``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from app.core._sentry.jobs import JobMiddleware
 {%- endif %}
 from app.core._sentry.lifespan import sentry_startup
 from app.core._sentry.limiter import repeated_errors
+from app.core._sentry.logs import send_log_lines
 from app.core._sentry.sampling import make_traces_sampler
 from app.core._sentry.source_context import add_source_context
 from app.core._sentry.sql import trace_queries
@@ -56,7 +58,7 @@ from app.core._sentry.transport import WarnOnceTransport
 from app.core._sentry.websocket import sentry_connection
 from app.core.logging import ACCESS_LOGGER
 from app.core.paths import APP_PACKAGE_DIR, is_health_path
-from app.core.redaction import scrub_event, strip_to_safe_minimum
+from app.core.redaction import scrub_event, scrub_log, strip_to_safe_minimum
 
 if TYPE_CHECKING:
     from sentry_sdk.transport import Transport
@@ -99,6 +101,7 @@ def before_send(event: Event, hint: Hint) -> Event | None:
 
 def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | None = None) -> bool:
     """Start the Sentry SDK for this process; return whether it is on. Off without a DSN (and no test transport)."""
+    send_log_lines(enabled=False)
     if settings.SENTRY_DSN is None and transport is None:
         return False
 
@@ -133,11 +136,16 @@ def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | 
         # Requests and SQL are instrumented by sentry_request and trace_queries (what the Starlette, FastAPI and
         # SQLAlchemy integrations do, at a fraction of their per-request cost); errors are captured by report() alone.
         auto_enabling_integrations=False,
+        # Log lines become Sentry logs through send_log_lines (fields as attributes), never the integration's own
+        # path, which would send a structlog line as the repr of its dict.
+        enable_logs=settings.SENTRY_ENABLE_LOGS,
+        before_send_log=scrub_log,
         integrations=[
-            LoggingIntegration(level=logging.INFO, event_level=None),
+            LoggingIntegration(level=logging.INFO, event_level=None, sentry_logs_level=None),
             HttpxIntegration(),
         ],
     )
+    send_log_lines(enabled=settings.SENTRY_ENABLE_LOGS, access_line=settings.SENTRY_LOGS_ACCESS_LINE)
     # Access lines would only repeat what the transaction already says.
     ignore_logger(ACCESS_LOGGER)
     # A new client starts with a clean slate (tests build many apps in one process).

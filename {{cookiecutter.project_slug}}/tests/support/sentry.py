@@ -38,6 +38,11 @@ class CapturingTransport(Transport):
     def transactions(self) -> list[dict[str, Any]]:
         return self.items("transaction")
 
+    @property
+    def logs(self) -> list[dict[str, Any]]:
+        """Sentry logs (``SENTRY_ENABLE_LOGS``), one dict each; they leave in batches: flush the SDK first."""
+        return [log for batch in self.items("log") for log in batch.get("items", [])]
+
     def everything_sent(self) -> str:
         """Every envelope the SDK has sent so far (flushed first), as the text that would go over the wire."""
         sentry_sdk.flush()

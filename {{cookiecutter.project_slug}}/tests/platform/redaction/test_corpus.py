@@ -30,7 +30,10 @@ from tests.support.sentry import FAKE_DSN, CapturingTransport
 
 @pytest.fixture
 def settings(make_settings: MakeSettings) -> Settings:
-    return make_settings(SENTRY_DSN=FAKE_DSN, SENTRY_INCLUDE_LOCALS=True, SENTRY_TRACES_SAMPLE_RATE=1.0)
+    # Sentry Logs on: every log line is an envelope item too, searched with the rest.
+    return make_settings(
+        SENTRY_DSN=FAKE_DSN, SENTRY_INCLUDE_LOCALS=True, SENTRY_TRACES_SAMPLE_RATE=1.0, SENTRY_ENABLE_LOGS=True
+    )
 
 
 @pytest.fixture
@@ -101,6 +104,7 @@ def test_no_planted_secret_reaches_any_envelope_item(
     assert response.status_code == 500
     assert sentry_transport.events, "the corpus must produce an event to search"
     assert sentry_transport.transactions, "the corpus must produce a transaction to search"
+    assert sentry_transport.logs, "the corpus must produce Sentry logs to search"
     leaked = [name for name, secret in {**CASES, **SHAPED}.items() if secret in sent or secret.replace(" ", "") in sent]
     assert leaked == []
 

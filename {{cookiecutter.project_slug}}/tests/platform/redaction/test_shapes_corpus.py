@@ -42,7 +42,8 @@ LOOK_ALIKES = ("skip_live_x", "sk_live_short", "npm_install", "AKIA1234")
 
 @pytest.fixture
 def settings(make_settings: MakeSettings) -> Settings:
-    return make_settings(SENTRY_DSN=FAKE_DSN, SENTRY_TRACES_SAMPLE_RATE=1.0)
+    # Sentry Logs on: every log line is an envelope item too, searched with the rest.
+    return make_settings(SENTRY_DSN=FAKE_DSN, SENTRY_TRACES_SAMPLE_RATE=1.0, SENTRY_ENABLE_LOGS=True)
 
 
 @pytest.fixture
@@ -95,9 +96,12 @@ async def planted(
     return sent, log_stream.getvalue()
 
 
-def test_no_shaped_secret_reaches_any_envelope_item(planted: tuple[str, str]) -> None:
+def test_no_shaped_secret_reaches_any_envelope_item(
+    planted: tuple[str, str], sentry_transport: CapturingTransport
+) -> None:
     sent, _ = planted
     assert '"type":"ExceptionGroup"' in sent.replace(" ", ""), "the corpus must produce its event to search"
+    assert len(sentry_transport.logs) >= 10, "every line of the corpus must be a Sentry log to search"
     assert [name for name, secret in {**MARKERS, **SHAPED}.items() if secret in sent] == []
 
 
