@@ -30,7 +30,6 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ if __package__ in (None, ""):  # `python bench/jobs.py`
     __package__ = "bench"
 
 from bench import prepare
+from bench.report import write_run
 from bench.run import production_tuning, service_env
 from bench.servers import LOAD_CORE, SERVER_CORE, Sink, pin
 from tests.support.redis import RedisServer, redis_server
@@ -255,11 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.quick:
         options.rounds, options.jobs, options.requests = 1, 50, 250
     results = run(options)
-    options.output.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = options.output / f"{stamp}-jobs.json"
-    path.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
-    (options.output / f"{stamp}-jobs.md").write_text(markdown(results) + "\n", encoding="utf-8")
+    path = write_run(results, options.output, "jobs", markdown(results))
     print(markdown(results))
     load = " ".join(f"{x:.2f}" for x in results["loadavg_start"])
     print(f"load average at the start: {load}; sink received {results['sink_items']}; wrote {path}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +340,14 @@ def write(results: dict[str, Any], output: Path, *, docs: bool, chart_too: bool 
     if docs:
         written.append(update_docs(text))
     return written
+
+
+def write_run(results: dict[str, Any], output: Path, kind: str, markdown_text: str | None = None) -> Path:
+    """One harness run's results as ``<stamp>-<kind>.json`` in ``output`` (and its Markdown beside it); the path."""
+    output.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = output / f"{stamp}-{kind}.json"
+    path.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    if markdown_text is not None:
+        path.with_suffix(".md").write_text(markdown_text + "\n", encoding="utf-8")
+    return path

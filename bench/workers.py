@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import statistics
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ if __package__ in (None, ""):  # `python bench/workers.py`
     __package__ = "bench"
 
 from bench import loadgen, prepare
+from bench.report import write_run
 from bench.run import ROUTES, SEED_SCRIPT, production_tuning, service_env
 from bench.servers import Server, Sink
 
@@ -129,10 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.quick:
         options.rounds, options.duration, options.warmup = 1, 1.0, 0.2
     results = run(options)
-    options.output.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = options.output / f"{stamp}-workers.json"
-    path.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    path = write_run(results, options.output, "workers")
     print(markdown(results))
     print(f"load average at the end: {' '.join(f'{x:.1f}' for x in results['loadavg_end'])}; wrote {path}")
     return 0

@@ -76,10 +76,11 @@ def plain_env(container: Resource) -> dict[str, str]:
     return {entry["name"]: entry["value"] for entry in container.get("env", []) if "value" in entry}
 
 
-def serve_command(project: Path, container: Resource, tmp_path: Path) -> list[str]:
-    """What the image's entry point runs for this container: docker-entrypoint.sh with a uvicorn that echoes."""
-    (tmp_path / "uvicorn").write_text('#!/bin/sh\necho uvicorn "$@"\n', encoding="utf-8")
-    (tmp_path / "uvicorn").chmod(0o755)
+def entrypoint_command(project: Path, container: Resource, tmp_path: Path, program: str = "uvicorn") -> list[str]:
+    """What the image's entry point runs for this container: docker-entrypoint.sh with its args and env, and a
+    ``program`` (uvicorn, taskiq) on PATH that only echoes its arguments."""
+    (tmp_path / program).write_text(f'#!/bin/sh\necho {program} "$@"\n', encoding="utf-8")
+    (tmp_path / program).chmod(0o755)
     result = subprocess.run(
         [str(project / "docker-entrypoint.sh"), *container["args"]],
         env={"PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}", **plain_env(container)},
@@ -194,7 +195,7 @@ def test_every_pod_runs_as_the_images_unprivileged_user(overlay: Overlay) -> Non
 
 def test_migrations_run_as_a_job_and_never_on_pod_start(overlay: Overlay, tmp_path: Path) -> None:
     (migrate,) = overlay.job["spec"]["template"]["spec"]["containers"]
-    command = serve_command(overlay.project, overlay.web, tmp_path)
+    command = entrypoint_command(overlay.project, overlay.web, tmp_path)
 
     assert migrate["args"] == ["migrate"]
     assert overlay.job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
@@ -233,7 +234,7 @@ def test_liveness_starts_only_after_the_startup_probe_allows_a_minute(overlay: O
 def test_shutdown_fits_in_the_termination_grace_period(overlay: Overlay, tmp_path: Path) -> None:
     pod = overlay.deployment["spec"]["template"]["spec"]
     pre_stop = overlay.web["lifecycle"]["preStop"]["exec"]["command"]
-    command = serve_command(overlay.project, overlay.web, tmp_path)
+    command = entrypoint_command(overlay.project, overlay.web, tmp_path)
     graceful = float(option(command, "--timeout-graceful-shutdown"))
     drain_default = settings_default(overlay.project, "SHUTDOWN_DRAIN_SECONDS")
     drain = float(plain_env(overlay.web).get("SHUTDOWN_DRAIN_SECONDS", drain_default))
@@ -270,7 +271,7 @@ def cpus_given() -> int:
 
 
 def test_web_pods_run_one_worker_per_cpu_they_are_given(overlay: Overlay, tmp_path: Path) -> None:
-    command = serve_command(overlay.project, overlay.web, tmp_path)
+    command = entrypoint_command(overlay.project, overlay.web, tmp_path)
 
     assert "WEB_CONCURRENCY" not in plain_env(overlay.web)
     assert option(command, "--workers") == str(cpus_given())

@@ -7,8 +7,6 @@ a worker's grace period covers its jobs' GRACEFUL_SHUTDOWN_SECONDS and Sentry's 
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +16,15 @@ import pytest
 from tests.support.baking import Baked
 from tests.support.kustomize import Resource, containers, render
 
-from .test_k8s import ENVIRONMENTS, KUBERNETES_VERSION, SHUTDOWN_MARGIN_SECONDS, SLUG, VERSION, plain_env
+from .test_k8s import (
+    ENVIRONMENTS,
+    KUBERNETES_VERSION,
+    SHUTDOWN_MARGIN_SECONDS,
+    SLUG,
+    VERSION,
+    entrypoint_command,
+    plain_env,
+)
 
 SENTRY_FLUSH_SECONDS = 2.0
 
@@ -42,21 +48,6 @@ def deployment(resources: list[Resource], component: str) -> Resource:
         and resource["metadata"]["labels"]["app.kubernetes.io/component"] == component
     ]
     return found
-
-
-def entrypoint_command(project: Path, container: Resource, tmp_path: Path) -> list[str]:
-    """What docker-entrypoint.sh runs for the container, with a `taskiq` that only echoes its arguments."""
-    (tmp_path / "taskiq").write_text('#!/bin/sh\necho taskiq "$@"\n', encoding="utf-8")
-    (tmp_path / "taskiq").chmod(0o755)
-    result = subprocess.run(
-        [str(project / "docker-entrypoint.sh"), *container["args"]],
-        env={"PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}", **plain_env(container)},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    return result.stdout.split()
 
 
 def test_every_resource_validates_and_the_worker_and_scheduler_are_there(overlay: tuple[str, list[Resource]]) -> None:
@@ -113,7 +104,7 @@ def test_the_worker_runs_the_images_worker_command_within_its_grace_period(proje
     worker = deployment(render(project / "deploy" / "k8s" / "overlays" / "production"), "worker")
     [container] = containers(worker)
 
-    command = entrypoint_command(project, container, tmp_path)
+    command = entrypoint_command(project, container, tmp_path, "taskiq")
 
     assert command[:3] == ["taskiq", "worker", "app.worker.broker:broker"]
     wait = float(command[command.index("--wait-tasks-timeout") + 1])
@@ -124,7 +115,7 @@ def test_the_worker_runs_the_images_worker_command_within_its_grace_period(proje
 def test_the_scheduler_runs_the_images_scheduler_command(project: Path, tmp_path: Path) -> None:
     [container] = containers(deployment(render(project / "deploy" / "k8s" / "overlays" / "production"), "scheduler"))
 
-    assert entrypoint_command(project, container, tmp_path)[:3] == [
+    assert entrypoint_command(project, container, tmp_path, "taskiq")[:3] == [
         "taskiq",
         "scheduler",
         "app.worker.scheduler:scheduler",

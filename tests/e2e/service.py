@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from email.message import Message
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..support.harness import HarnessError, build_venv, cache_dir, cache_lock, free_port
 from ..support.loopback import JsonHandler, LoopbackServer
@@ -267,6 +267,22 @@ class BakedService:
         env |= {"PYTHONPATH": str(self.project), "PYTHONUNBUFFERED": "1", **BASE_SETTINGS, **settings}
         return env
 
+    def launch(
+        self, module: Sequence[str], settings: dict[str, str], stdout: IO[bytes], stderr: IO[bytes] | int
+    ) -> subprocess.Popen[bytes]:
+        """``python -m <module...>`` from the project folder with these settings, in a session of its own, and
+        killed with this process (the launcher's PR_SET_PDEATHSIG)."""
+        python = str(self.python)
+        return subprocess.Popen(
+            [python, "-c", _LAUNCHER, python, "-m", *module],
+            cwd=self.project,
+            env={**self.environment(**settings), "E2E_PARENT_PID": str(os.getpid())},
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+
     def migrate(self, database_url: str, **settings: str) -> None:
         """`alembic upgrade head` against `database_url`, as a user runs it from the project folder."""
         _run(
@@ -311,21 +327,10 @@ class BakedService:
     def _start(
         self, workdir: Path, app: str, settings: dict[str, str], port: int, uvicorn_args: Sequence[str]
     ) -> RunningService:
-        command = [
-            str(self.python), "-c", _LAUNCHER, str(self.python),
-            "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log", *uvicorn_args,
-        ]  # fmt: skip
+        module = ["uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log", *uvicorn_args]
         stdout_path, stderr_path = workdir / "stdout.log", workdir / "stderr.log"
         with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
-            process = subprocess.Popen(
-                command,
-                cwd=self.project,
-                env={**self.environment(**settings), "E2E_PARENT_PID": str(os.getpid())},
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-                start_new_session=True,
-            )
+            process = self.launch(module, settings, stdout, stderr)
         return RunningService(process, f"http://127.0.0.1:{port}", stdout_path, stderr_path)
 
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .service import _LAUNCHER, BakedService
+from .service import BakedService
 
 WORKER_APP = "e2e_worker_app:app"
 STOP_TIMEOUT_SECONDS = 30.0
@@ -114,18 +114,8 @@ class TaskiqProcess:
 def _start(service: BakedService, workdir: Path, name: str, arguments: list[str], env: dict[str, str]) -> TaskiqProcess:
     workdir.mkdir(parents=True, exist_ok=True)
     output = workdir / f"{name}.log"
-    python = str(service.python)
-    command = [python, "-c", _LAUNCHER, python, "-m", "taskiq", *arguments]
     with output.open("ab") as sink:
-        process = subprocess.Popen(
-            command,
-            cwd=service.project,
-            env={**service.environment(**env), "E2E_PARENT_PID": str(os.getpid())},
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        process = service.launch(["taskiq", *arguments], env, sink, subprocess.STDOUT)
     return TaskiqProcess(process, output)
 
 
