@@ -47,9 +47,14 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 3) if values else None
 
 
+# The Sentry SDK's floor (bench/floor_app.py) each traced mode of the service is held against: the same rate.
+FLOOR_OF = {"on": "floor", "on10": "floor10"}
+
+
 def summarize(results: dict[str, Any]) -> dict[str, Any]:
     runs = results["runs"]
     bare = {(r["round"], r["route"]): r["rps"] for r in runs if r["target"] == "bare"}
+    floors = {(r["round"], r["route"], r["mode"]): r["rps"] for r in runs if r.get("mode") in FLOOR_OF.values()}
     routes: dict[str, dict[str, Any]] = {}
     for row in runs:
         cell = routes.setdefault(row["route"], {}).setdefault(
@@ -63,9 +68,13 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
                 "ratios": [],
                 "spreads": [],
                 "events": [],
+                "over_floor": [],
                 "last_event": None,
             },
         )
+        floor = floors.get((row["round"], row["route"], FLOOR_OF.get(row.get("mode") or "")))
+        if floor and row["target"] not in FLOOR_OF.values():
+            cell["over_floor"].append(row["rps"] / floor)
         cell["rps"].append(row["rps"])
         cell["p50"].append(row["p50_ms"])
         cell["p99"].append(row["p99_ms"])
@@ -87,6 +96,7 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
                 "p50_ms": _median(cell["p50"]),
                 "p99_ms": _median(cell["p99"]),
                 "ratio": _median(cell["ratios"]),
+                "over_floor": _median(cell["over_floor"]),
                 "ratios": [round(r, 3) for r in cell["ratios"]],
                 "p99_over_p50": _median(cell["spreads"]),
                 "events_per_request": _median(cell["events"]),
@@ -233,6 +243,22 @@ def markdown(results: dict[str, Any]) -> str:
             "",
         ]
     out += ["Throughput ratio to bare FastAPI (median of per-round ratios):", "", markdown_table(results), ""]
+    over_floor = [
+        f"| {route} | {target} | {FLOOR_OF[cell['mode']]} | **{_fmt(cell['over_floor'])}x** |"
+        for route, cells in summary["routes"].items()
+        for target, cell in cells.items()
+        if cell.get("over_floor") is not None
+    ]
+    if over_floor:
+        out += [
+            "Throughput over the SDK's floor at the same trace rate (median of per-round ratios; 1.00x: the service's",
+            "watched request costs no more than an isolation scope and a transaction on bare FastAPI):",
+            "",
+            "| route | target | floor | ratio |",
+            "|---|---|---|---:|",
+            *over_floor,
+            "",
+        ]
     out += [
         "| route | target | req/s | p50 ms | p99 ms | p99/p50 | ratio | per round | Sentry events per request |",
         "|---|---|---:|---:|---:|---:|---:|---|---:|",

@@ -82,8 +82,11 @@ ROUTES: dict[str, Route] = {
 # Routes loaded again at half of bare's measured capacity, open loop, for the tail at a rate a service runs at.
 PACED_ROUTES = ("ok", "db", "404")
 PACED_FRACTION = 0.5
-# Service modes: Sentry off; on at production's trace rate (from the bake's .env.production); on at 10 %.
-MODES = {"off": None, "on": None, "on10": "0.1"}
+# Service modes: Sentry off; on at production's trace rate (from the bake's .env.production); on at 10 %. The
+# floors (bench/floor_app.py: bare FastAPI with an isolation scope and a sampled transaction per request, nothing
+# else) at the same two rates are one target each, whatever the designs.
+MODES = {"off": None, "on": None, "on10": "0.1", "floor": None, "floor10": "0.1"}
+FLOORS = frozenset(report.FLOOR_OF.values())
 
 
 @dataclass(frozen=True)
@@ -257,8 +260,12 @@ def build_targets(
     versions = json.loads(subprocess.run([python, "-c", VERSIONS_SCRIPT], capture_output=True, check=True).stdout)
 
     targets = [Target("bare", "bare_app:app", BENCH_DIR, service_env(database_url, "", tuning))]
+    for mode in (mode for mode in options.modes if mode in FLOORS):
+        env = service_env(database_url, sink.dsn, tuning)
+        env["SENTRY_TRACES_SAMPLE_RATE"] = MODES[mode] or tuning["SENTRY_TRACES_SAMPLE_RATE"]
+        targets.append(Target(mode, "floor_app:app", BENCH_DIR, env, None, mode))
     for design in options.designs:
-        for mode in options.modes:
+        for mode in (mode for mode in options.modes if mode not in FLOORS):
             name = mode if len(options.designs) == 1 else f"{design.name}/{mode}"
             dsn = sink.dsn if mode != "off" else ""
             env = service_env(database_url, dsn, production_tuning(projects[design.name]))
