@@ -218,7 +218,8 @@ def test_suite_passes_when_baked_for_each_environment(
     if environment == "production":
         answers["sentry_dsn_production"] = "https://abc123@o1.ingest.sentry.io/42"
     project = bake(tmp_path, **answers).project
-    output = assert_ok(run([venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x"], cwd=project))
+    suite = [venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "-n", "2"]
+    output = assert_ok(run(suite, cwd=project))
     assert pytest_summary(output).get("passed", 0) > 50
 
 
@@ -242,6 +243,7 @@ def test_hostile_project_name_bakes_a_working_service(
     probe = "from app.core.config import PROJECT_NAME; import json; print(json.dumps(PROJECT_NAME))"
     printed = assert_ok(run([venv_python, "-c", probe], cwd=project))
     assert json.loads(printed.strip().splitlines()[-1]) == HOSTILE_NAME
+    # Serially, in one process: every other whole baked suite here runs on pytest-xdist's workers.
     assert_ok(run([venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x"], cwd=project))
 
 
