@@ -232,7 +232,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "Service tuning (from the bake's `.env.production`): "
         + ", ".join(f"{key}={value}" for key, value in results.get("tuning", {}).items())
-        + ".",
+        + f"; sentry-sdk's trace lifecycle: {config.get('lifecycle', 'static')}.",
         "",
     ]
     if any(config["designs"].values()):

@@ -124,6 +124,7 @@ class Options:
     docs: bool
     quick: bool
     tool: str
+    lifecycle: str = "static"
     results: dict[str, Any] = field(default_factory=dict)
 
 
@@ -150,6 +151,12 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md and .png")
     parser.add_argument("--quick", action="store_true", help="a few seconds per target: proves it produces numbers")
     parser.add_argument("--tool", choices=["auto", "wrk", "python"], default="auto", help="load generator")
+    parser.add_argument(
+        "--lifecycle",
+        choices=["static", "stream"],
+        default="static",
+        help="sentry-sdk's trace lifecycle for the service and the floor (SENTRY_TRACE_LIFECYCLE; default static)",
+    )
     args = parser.parse_args(argv)
 
     designs = []
@@ -172,6 +179,7 @@ def parse_args(argv: list[str] | None) -> Options:
         docs=not args.no_docs and not args.quick,
         quick=args.quick,
         tool=args.tool,
+        lifecycle=args.lifecycle,
     )
     if args.quick:
         options.rounds, options.duration, options.warmup = 1, 1.0, 0.0
@@ -263,6 +271,7 @@ def build_targets(
     for mode in (mode for mode in options.modes if mode in FLOORS):
         env = service_env(database_url, sink.dsn, tuning)
         env["SENTRY_TRACES_SAMPLE_RATE"] = MODES[mode] or tuning["SENTRY_TRACES_SAMPLE_RATE"]
+        env["SENTRY_TRACE_LIFECYCLE"] = options.lifecycle
         targets.append(Target(mode, "floor_app:app", BENCH_DIR, env, None, mode))
     for design in options.designs:
         for mode in (mode for mode in options.modes if mode not in FLOORS):
@@ -271,6 +280,8 @@ def build_targets(
             env = service_env(database_url, dsn, production_tuning(projects[design.name]))
             if MODES[mode] is not None:
                 env["SENTRY_TRACES_SAMPLE_RATE"] = MODES[mode]
+            if dsn:
+                env["SENTRY_TRACE_LIFECYCLE"] = options.lifecycle
             targets.append(Target(name, "service_app:app", projects[design.name], env, design.name, mode))
     return targets, python, versions, tuning
 
@@ -386,6 +397,7 @@ def run(options: Options, say: Any = print) -> dict[str, Any]:
             "routes": {n: ROUTES[n].label for n in options.routes},
             "targets": [t.name for t in targets],
             "quick": options.quick,
+            "lifecycle": options.lifecycle,
             "designs": {
                 d.name: [str(p.relative_to(REPO_DIR)) if p.is_relative_to(REPO_DIR) else str(p) for p in d.patches]
                 for d in options.designs

@@ -195,15 +195,23 @@ def test_logs_run_reports_the_cost_of_a_line_with_sentry_logs_off_and_on() -> No
     assert "'log': " in out
 
 
-def test_the_sdks_floor_is_a_target_and_each_traced_mode_is_held_against_it(tmp_path: Path) -> None:
-    run_harness("-m", "bench", "--quick", "--targets", "floor10,on10", "--routes", "ok,404", "--output", str(tmp_path))
+@pytest.mark.parametrize(
+    ("lifecycle", "routes", "item"), [("static", ("ok", "404"), "transaction"), ("stream", ("ok",), "span")]
+)
+def test_the_sdks_floor_is_a_target_and_each_traced_mode_is_held_against_it(
+    tmp_path: Path, lifecycle: str, routes: tuple[str, ...], item: str
+) -> None:
+    args = ["--quick", "--targets", "floor10,on10", "--routes", ",".join(routes), "--lifecycle", lifecycle]
+    run_harness("-m", "bench", *args, "--output", str(tmp_path))
     results = _results(tmp_path)
-    for route in ("ok", "404"):
+    assert results["config"]["lifecycle"] == lifecycle
+    for route in routes:
         cells = results["summary"]["routes"][route]
         assert set(cells) == {"bare", "floor10", "on10"}, route
         assert cells["floor10"]["ratio"] > 0, route
         assert cells["on10"]["over_floor"] > 0, route
         assert cells["floor10"].get("over_floor") is None, route
-    # The floor traces 10 % of its requests too: its transactions reach the sink beside the service's.
-    assert results["sink"]["items"]["transaction"] > 0
+    # The floor traces 10 % of its requests too: its transactions (streamed: spans) reach the sink beside the service's.
+    assert results["sink"]["items"][item] > 0
+    assert f"trace lifecycle: {lifecycle}" in (tmp_path / "latest.md").read_text()
     assert "| ok | on10 | floor10 |" in (tmp_path / "latest.md").read_text()
