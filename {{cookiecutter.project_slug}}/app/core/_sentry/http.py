@@ -16,20 +16,15 @@ from typing import TYPE_CHECKING
 
 import sentry_sdk
 import structlog
-from sentry_sdk import traces
-from sentry_sdk.scope import Scope as SentryScope
 
 from app.core._sentry._asgi import RequestCapture, incoming_trace_headers
 from app.core._sentry.lifecycle import streaming
 from app.core._sentry.sampling import decide, incoming_trace, leave_unrecorded, recorded
+from app.core._sentry.segment import request_segment
 from app.core.paths import route_path, route_template
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope
-
-# A segment is started before routing: its first name says nothing of the path (an unsampled segment's name
-# travels in the baggage of its outgoing calls). A sampled one is named by its route on the way out.
-_SEGMENT_NAME = "{method} request"
 
 
 @contextmanager
@@ -45,7 +40,7 @@ def sentry_request(scope: Scope, receive: Receive, request_id: str) -> Iterator[
         isolation.set_tag("request_id", request_id)
         isolation.add_event_processor(capture.process_event)
         if streaming():
-            with _segment(scope, capture):
+            with request_segment(scope, capture):
                 yield capture
             return
         # A request starts its own trace (or continues the caller's, from its headers), never a span of the
@@ -67,38 +62,3 @@ def sentry_request(scope: Scope, receive: Receive, request_id: str) -> Iterator[
             transaction.name = route or route_path(scope)
             transaction.source = "route"
             transaction.set_http_status(capture.status_code)
-
-
-@contextmanager
-def _segment(scope: Scope, capture: RequestCapture) -> Iterator[None]:
-    """The request as a streamed segment: the caller's trace continued (or a new one), sampled as it starts."""
-    headers = incoming_trace_headers(scope)
-    if headers:
-        traces.continue_trace(headers)
-    else:
-        traces.new_trace()
-    SentryScope.set_custom_sampling_context({"asgi_scope": scope})
-    method = str(scope.get("method") or "HTTP")
-    # parent_span=None: a new segment, never a child of whatever span calls the app in-process (a test client).
-    with traces.start_span(
-        name=_SEGMENT_NAME.format(method=method),
-        parent_span=None,
-        attributes={
-            "sentry.op": "http.server",
-            "sentry.origin": "auto.http.app",
-            "sentry.segment.name.source": "url",
-            "http.request.method": method,
-        },
-    ) as root:
-        # Read once the segment exists: its ids are the ones the request's events carry, sampled or not.
-        structlog.contextvars.bind_contextvars(trace_id=root.trace_id, span_id=root.span_id)
-        try:
-            yield
-        finally:
-            route = route_template(scope)
-            if route is not None:
-                root.name = route
-                root.set_attribute("sentry.segment.name.source", "route")
-            root.set_attribute("http.response.status_code", capture.status_code)
-            if capture.status_code >= 500:  # noqa: PLR2004  (the 5xx class)
-                root.status = "error"
