@@ -210,6 +210,17 @@ def test_default_bake_suite_passes_on_postgresql_in_parallel_workers(
     assert summary.get("skipped", 0) == 0, "every test runs against PostgreSQL"
 
 
+def test_default_bake_suite_passes_with_spans_streamed(default_project: Path, venv_python: Path) -> None:
+    """SENTRY_TRACE_LIFECYCLE=stream holds the promises of the default lifecycle (which ``make test`` runs above):
+    the same suite, its traced requests read as streamed segments, on SQLite in parallel workers."""
+    suite = [venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
+    output = assert_ok(run(suite, cwd=default_project, env={"TEST_SENTRY_TRACE_LIFECYCLE": "stream"}))
+    summary = pytest_summary(output)
+    assert summary.get("passed", 0) > 50
+    assert summary.get("failed", 0) == 0
+    assert "span streaming sends none" in output, "the transaction-only tests say why they are skipped"
+
+
 @pytest.mark.parametrize("environment", ["staging", "production"])
 def test_suite_passes_when_baked_for_each_environment(
     bake: Callable[..., Baked], tmp_path: Path, venv_python: Path, environment: str
