@@ -155,6 +155,7 @@ def test_default_bake_has_no_worker(default_project: Path) -> None:
     """include_worker defaults to no: no broker, no taskiq, no Redis, no worker deployment."""
     assert not (default_project / "app/worker").exists()
     assert not (default_project / "app/core/_sentry/jobs.py").exists()
+    assert not (default_project / "app/core/_sentry/job_traces.py").exists()
     assert not (default_project / "app/core/_sentry/crons.py").exists()
     assert "taskiq" not in (default_project / "pyproject.toml").read_text(encoding="utf-8")
     assert "BROKER_URL" not in (default_project / "app/core/config.py").read_text(encoding="utf-8")

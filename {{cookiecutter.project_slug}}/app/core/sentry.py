@@ -6,8 +6,7 @@ its user. The parts behind the door live in ``app/core/_sentry/`` and are import
 Units of work, each in a scope of its own, so that an unhandled exception is one event tied to it and nothing one
 unit records reaches another's events:
 
-- ``http``: ``sentry_request`` around each HTTP request (a transaction only when sampled; with
-  ``SENTRY_TRACE_LIFECYCLE=stream`` a segment span, ``lifecycle`` says which, once per unit);
+- ``http``: ``sentry_request`` around each HTTP request (when sampled, a transaction, or a segment when streaming);
 - ``websocket``: ``sentry_connection`` around each WebSocket connection;
 - ``tasks``: ``spawn`` to start a background coroutine, ``reporting_escaped_errors`` for what escapes any task;
 - ``lifespan``: ``sentry_startup`` around start-up;
@@ -26,8 +25,7 @@ What every unit uses:
 - ``breadcrumbs``, ``source_context`` and ``transport``: log lines as breadcrumbs, source lines around frames,
   and delivery that warns once when events do not arrive;
 - ``logs``: every log line as a Sentry log, when ``SENTRY_ENABLE_LOGS`` is on;
-- the redaction policy (``app.core.redaction``): every event in ``before_send``, every log in ``before_send_log``,
-  every streamed span in ``before_send_span``.
+- the redaction policy (``app.core.redaction``): every event, log and streamed span, in the SDK's ``before_send*``.
 """
 
 from __future__ import annotations
@@ -49,7 +47,7 @@ from app.core._sentry.http import sentry_request
 {%- if cookiecutter.include_worker == "yes" %}
 from app.core._sentry.jobs import JobMiddleware
 {%- endif %}
-from app.core._sentry.lifecycle import STREAM, lifecycle_options
+from app.core._sentry.lifecycle import lifecycle_options
 from app.core._sentry.lifespan import sentry_startup
 from app.core._sentry.limiter import repeated_errors
 from app.core._sentry.logs import send_log_lines
@@ -115,14 +113,8 @@ def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | 
         release=settings.SENTRY_RELEASE,
         server_name=settings.SENTRY_SERVER_NAME,
         sample_rate=settings.SENTRY_ERROR_SAMPLE_RATE,
-        traces_sampler=make_traces_sampler(
-            settings.SENTRY_TRACES_SAMPLE_RATE, routed_only=settings.SENTRY_TRACE_LIFECYCLE == STREAM
-        ),
-        **lifecycle_options(
-            settings.SENTRY_TRACE_LIFECYCLE,
-            profiles_sample_rate=settings.SENTRY_PROFILES_SAMPLE_RATE,
-            before_send_transaction=before_send,
-        ),
+        # The sampler, and what only one lifecycle takes (``SENTRY_TRACE_LIFECYCLE``: a transaction or spans).
+        **lifecycle_options(settings, before_send_transaction=before_send),
         attach_stacktrace=True,
         # Release health's per-request session bookkeeping costs every request time; errors and traces do not need it.
         auto_session_tracking=False,

@@ -66,8 +66,9 @@ class CapturingTransport(Transport):
         ]
 
     def traced(self) -> list[dict[str, Any]]:
-        """Every unit of work traced so far (flushed first), in either lifecycle: its ``name``, ``trace_id``, ``op``,
-        ``status`` ("ok" or "error") and ``spans`` (each child's ``op`` and ``name``)."""
+        """Every unit of work traced so far (flushed first), in either lifecycle: its ``name``, ``trace_id``,
+        ``span_id``, ``parent_span_id``, ``op``, ``status`` ("ok" or "error") and ``spans`` (each child's ``op``,
+        ``name`` and ``span_id``)."""
         sentry_sdk.flush()
         if not STREAMING:
             return [_from_transaction(transaction) for transaction in self.transactions]
@@ -80,10 +81,12 @@ class CapturingTransport(Transport):
             {
                 "name": segment["name"],
                 "trace_id": segment["trace_id"],
+                "span_id": segment["span_id"],
+                "parent_span_id": segment.get("parent_span_id"),
                 "op": segment["attributes"].get("sentry.op"),
                 "status": segment["status"],
                 "spans": [
-                    {"op": child["attributes"].get("sentry.op"), "name": child["name"]}
+                    {"op": child["attributes"].get("sentry.op"), "name": child["name"], "span_id": child["span_id"]}
                     for child in children.get(segment["span_id"], [])
                 ],
             }
@@ -108,9 +111,14 @@ def _from_transaction(transaction: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": transaction["transaction"],
         "trace_id": trace["trace_id"],
+        "span_id": trace["span_id"],
+        "parent_span_id": trace.get("parent_span_id"),
         "op": trace.get("op"),
         "status": "error" if status in _SERVER_ERRORS else "ok",
-        "spans": [{"op": span.get("op"), "name": span.get("description")} for span in transaction.get("spans", [])],
+        "spans": [
+            {"op": span.get("op"), "name": span.get("description"), "span_id": span.get("span_id")}
+            for span in transaction.get("spans", [])
+        ],
     }
 
 
