@@ -69,8 +69,8 @@ class CallersBaggage:
     """With span streaming: the caller's baggage told downstream as this service's one lifecycle tells it.
 
     sentry-sdk passes an undecided caller's baggage on without this service's rate and decision, and rewrites a
-    decided caller's rate to 1.0 or 0.0 (the sampler's answer to ``parent_sampled``). ``hold`` before the segment
-    starts and ``tell`` once it has: a decided trace keeps its baggage unchanged, an undecided one gets both.
+    decided caller's rate to 1.0 or 0.0 (the sampler's answer to ``parent_sampled``). Made before the segment starts,
+    told its decision once it has: a decided trace keeps its baggage unchanged, an undecided one gets both.
     """
 
     __slots__ = ("_items", "_kept", "_parent_sampled")
