@@ -70,14 +70,14 @@ class CapturingTransport(Transport):
         ``span_id``, ``parent_span_id``, ``op``, ``status`` ("ok" or "error") and ``spans`` (each child's ``op``,
         ``name`` and ``span_id``)."""
         sentry_sdk.flush()
-        if not STREAMING:
-            return [_from_transaction(transaction) for transaction in self.transactions]
+        # A client sends transactions or spans, never both: whichever arrived is read.
+        transactions = [_from_transaction(transaction) for transaction in self.transactions]
         spans = self.spans
         children: dict[str, list[dict[str, Any]]] = {}
         for span in spans:
             if not span.get("is_segment"):
                 children.setdefault(span["attributes"].get("sentry.segment.id"), []).append(span)
-        return [
+        return transactions + [
             {
                 "name": segment["name"],
                 "trace_id": segment["trace_id"],

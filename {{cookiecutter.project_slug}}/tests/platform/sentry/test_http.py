@@ -88,6 +88,20 @@ async def test_requests_matching_no_route_are_not_traced(
     assert sentry_transport.traced() == []
 
 
+@pytest.mark.parametrize("path", ["/health/live", "/wp-admin/setup.php"])
+async def test_a_callers_sampled_flag_traces_neither_a_health_check_nor_a_path_no_route_matches(
+    make_settings: MakeSettings, sentry_transport: CapturingTransport, path: str
+) -> None:
+    app = create_test_app(
+        make_settings(SENTRY_DSN=FAKE_DSN, SENTRY_TRACES_SAMPLE_RATE=0.0), sentry_transport=sentry_transport
+    )
+    async for client in open_client(app):
+        await client.get(path, headers={"sentry-trace": f"{INCOMING_TRACE_ID}-b0e6f15b45c36b12-1"})
+        assert sentry_transport.traced() == []
+        await client.get("/api/v1/notes", headers={"sentry-trace": f"{INCOMING_TRACE_ID}-b0e6f15b45c36b12-1"})
+    assert [traced["trace_id"] for traced in sentry_transport.traced()] == [INCOMING_TRACE_ID]
+
+
 async def test_unsampled_requests_send_no_transaction(
     make_settings: MakeSettings, sentry_transport: CapturingTransport
 ) -> None:
