@@ -196,6 +196,18 @@ def test_worker_bake_passes_make_lint_typecheck_test_with_no_edits(
         assert "Success: no issues found" in output
 
 
+def test_worker_bake_suite_passes_with_spans_streamed(
+    bake: Callable[..., Baked], tmp_path: Path, worker_venv_python: Path
+) -> None:
+    """Jobs are traced in either lifecycle: the worker bake's suite with SENTRY_TRACE_LIFECYCLE=stream."""
+    project = bake(tmp_path, include_worker="yes").project
+    suite = [worker_venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
+    output = assert_ok(run(suite, cwd=project, env={"TEST_SENTRY_TRACE_LIFECYCLE": "stream"}))
+    summary = pytest_summary(output)
+    assert summary.get("passed", 0) > 50
+    assert summary.get("failed", 0) == 0
+
+
 def test_default_bake_suite_passes_on_postgresql_in_parallel_workers(
     default_project: Path, venv_python: Path, postgres: PostgresServer
 ) -> None:
