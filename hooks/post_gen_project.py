@@ -52,6 +52,7 @@ EXAMPLE_FILES: Final = (
 # Background jobs and schedules: the broker, the worker and scheduler, their Sentry part, their deployment.
 WORKER_FILES: Final = (
     "app/core/_sentry/crons.py",
+    "app/core/_sentry/job_traces.py",
     "app/core/_sentry/jobs.py",
     "app/worker/__init__.py",
     "app/worker/broker.py",

@@ -155,6 +155,7 @@ def test_default_bake_has_no_worker(default_project: Path) -> None:
     """include_worker defaults to no: no broker, no taskiq, no Redis, no worker deployment."""
     assert not (default_project / "app/worker").exists()
     assert not (default_project / "app/core/_sentry/jobs.py").exists()
+    assert not (default_project / "app/core/_sentry/job_traces.py").exists()
     assert not (default_project / "app/core/_sentry/crons.py").exists()
     assert "taskiq" not in (default_project / "pyproject.toml").read_text(encoding="utf-8")
     assert "BROKER_URL" not in (default_project / "app/core/config.py").read_text(encoding="utf-8")
@@ -195,6 +196,18 @@ def test_worker_bake_passes_make_lint_typecheck_test_with_no_edits(
         assert "Success: no issues found" in output
 
 
+def test_worker_bake_suite_passes_with_spans_streamed(
+    bake: Callable[..., Baked], tmp_path: Path, worker_venv_python: Path
+) -> None:
+    """Jobs are traced in either lifecycle: the worker bake's suite with SENTRY_TRACE_LIFECYCLE=stream."""
+    project = bake(tmp_path, include_worker="yes").project
+    suite = [worker_venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
+    output = assert_ok(run(suite, cwd=project, env={"TEST_SENTRY_TRACE_LIFECYCLE": "stream"}))
+    summary = pytest_summary(output)
+    assert summary.get("passed", 0) > 50
+    assert summary.get("failed", 0) == 0
+
+
 def test_default_bake_suite_passes_on_postgresql_in_parallel_workers(
     default_project: Path, venv_python: Path, postgres: PostgresServer
 ) -> None:
@@ -208,6 +221,17 @@ def test_default_bake_suite_passes_on_postgresql_in_parallel_workers(
     summary = pytest_summary(output)
     assert summary.get("passed", 0) > 50
     assert summary.get("skipped", 0) == 0, "every test runs against PostgreSQL"
+
+
+def test_default_bake_suite_passes_with_spans_streamed(default_project: Path, venv_python: Path) -> None:
+    """SENTRY_TRACE_LIFECYCLE=stream holds the promises of the default lifecycle (which ``make test`` runs above):
+    the same suite, its traced requests read as streamed segments, on SQLite in parallel workers."""
+    suite = [venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
+    output = assert_ok(run(suite, cwd=default_project, env={"TEST_SENTRY_TRACE_LIFECYCLE": "stream"}))
+    summary = pytest_summary(output)
+    assert summary.get("passed", 0) > 50
+    assert summary.get("failed", 0) == 0
+    assert "span streaming sends none" in output, "the transaction-only tests say why they are skipped"
 
 
 @pytest.mark.parametrize("environment", ["staging", "production"])

@@ -20,7 +20,7 @@ from tests.support.db import database_url, silent_server
 {%- if cookiecutter.include_worker == "yes" and cookiecutter.include_examples == "yes" %}
 from tests.support.jobs import job_upstream
 {%- endif %}
-from tests.support.sentry import FAKE_DSN, CapturingTransport, reset_sentry
+from tests.support.sentry import FAKE_DSN, TRACE_LIFECYCLE, CapturingTransport, reset_sentry
 {%- if cookiecutter.include_worker == "yes" and cookiecutter.include_examples == "yes" %}
 
 __all__ = ["database_url", "job_upstream", "silent_server"]
@@ -54,7 +54,8 @@ Events = Callable[[], list[dict[str, Any]]]
 
 @pytest.fixture
 def make_settings(database_url: str) -> MakeSettings:
-    """Settings for a test: no env files, the test database, Sentry off unless a test turns it on."""
+    """Settings for a test: no env files, the test database, Sentry off unless a test turns it on, traces in the
+    lifecycle the suite runs in (``TEST_SENTRY_TRACE_LIFECYCLE``)."""
 
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
@@ -63,6 +64,7 @@ def make_settings(database_url: str) -> MakeSettings:
             "SENTRY_DSN": None,
             "LOG_FORMAT": "json",
             "LOG_LEVEL": "INFO",
+            "SENTRY_TRACE_LIFECYCLE": TRACE_LIFECYCLE,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)

@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     # Secret types: no repr, log line or frame local shows the value; read it with .get_secret_value().
     SENTRY_DSN: Secret[HttpUrl] | None = None
     SENTRY_TRACES_SAMPLE_RATE: SampleRate = 0.0
+    # How traces leave: "static" (one transaction per request) or "stream" (each span on its own, sentry-sdk 3's way).
+    SENTRY_TRACE_LIFECYCLE: Literal["static", "stream"] = "static"
     SENTRY_PROFILES_SAMPLE_RATE: SampleRate = 0.0
     SENTRY_ERROR_SAMPLE_RATE: SampleRate = 1.0
     SENTRY_RELEASE: str = f"{DISTRIBUTION}@{VERSION}"

@@ -6,7 +6,7 @@ its user. The parts behind the door live in ``app/core/_sentry/`` and are import
 Units of work, each in a scope of its own, so that an unhandled exception is one event tied to it and nothing one
 unit records reaches another's events:
 
-- ``http``: ``sentry_request`` around each HTTP request (a transaction only when sampled);
+- ``http``: ``sentry_request`` around each HTTP request (when sampled, a transaction, or a segment when streaming);
 - ``websocket``: ``sentry_connection`` around each WebSocket connection;
 - ``tasks``: ``spawn`` to start a background coroutine, ``reporting_escaped_errors`` for what escapes any task;
 - ``lifespan``: ``sentry_startup`` around start-up;
@@ -25,7 +25,7 @@ What every unit uses:
 - ``breadcrumbs``, ``source_context`` and ``transport``: log lines as breadcrumbs, source lines around frames,
   and delivery that warns once when events do not arrive;
 - ``logs``: every log line as a Sentry log, when ``SENTRY_ENABLE_LOGS`` is on;
-- the redaction policy (``app.core.redaction``): every event in ``before_send``, every log in ``before_send_log``.
+- the redaction policy (``app.core.redaction``): every event, log and streamed span, in the SDK's ``before_send*``.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from app.core._sentry.http import sentry_request
 {%- if cookiecutter.include_worker == "yes" %}
 from app.core._sentry.jobs import JobMiddleware
 {%- endif %}
+from app.core._sentry.lifecycle import lifecycle_options
 from app.core._sentry.lifespan import sentry_startup
 from app.core._sentry.limiter import repeated_errors
 from app.core._sentry.logs import send_log_lines
@@ -112,8 +113,8 @@ def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | 
         release=settings.SENTRY_RELEASE,
         server_name=settings.SENTRY_SERVER_NAME,
         sample_rate=settings.SENTRY_ERROR_SAMPLE_RATE,
-        traces_sampler=make_traces_sampler(settings.SENTRY_TRACES_SAMPLE_RATE),
-        profiles_sample_rate=settings.SENTRY_PROFILES_SAMPLE_RATE,
+        # The sampler, and what only one lifecycle takes (``SENTRY_TRACE_LIFECYCLE``: a transaction or spans).
+        **lifecycle_options(settings, before_send_transaction=before_send),
         attach_stacktrace=True,
         # Release health's per-request session bookkeeping costs every request time; errors and traces do not need it.
         auto_session_tracking=False,
@@ -123,7 +124,6 @@ def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | 
         max_breadcrumbs=settings.SENTRY_MAX_BREADCRUMBS,
         before_breadcrumb=shape_breadcrumb,
         before_send=before_send,
-        before_send_transaction=before_send,
         # Trace headers (with the public key, release and environment in baggage) go to the service's own hosts only.
         trace_propagation_targets=[
             rf"^https?://{re.escape(host)}(?::\d+)?(?:/|$)" for host in settings.SENTRY_TRACE_PROPAGATION_TARGETS

@@ -4,7 +4,8 @@ The stock integrations pay on every request for work most requests never use: a 
 is not sampled, a span around each middleware layer, request data extracted up front. Here every request gets only
 an isolation scope (tags and user stay per request), a fresh trace id (to link log lines with events) and an event
 processor that renders the request's data *if* an event is built. The sampling decision is made before anything
-else (``sampling``), and a transaction exists only for sampled requests.
+else (``sampling``), and a transaction exists only for sampled requests. With span streaming the request is a
+segment span instead, sampled by the SDK when it starts, with the same sampler and the same promises.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import sentry_sdk
 import structlog
 
 from app.core._sentry._asgi import RequestCapture, incoming_trace_headers
+from app.core._sentry.lifecycle import streaming
 from app.core._sentry.sampling import decide, incoming_trace, leave_unrecorded, recorded
+from app.core._sentry.segment import request_segment
 from app.core.paths import route_path, route_template
 
 if TYPE_CHECKING:
@@ -27,18 +30,22 @@ if TYPE_CHECKING:
 @contextmanager
 def sentry_request(scope: Scope, receive: Receive, request_id: str) -> Iterator[RequestCapture]:
     """Run one request in its own Sentry scope; the caller reads the body through the yielded capture's
-    ``receive`` and sets its ``status_code``. A sampled request's transaction is named by its route on the way out.
+    ``receive`` and sets its ``status_code``. A sampled request's trace is named by its route on the way out.
     """
     with sentry_sdk.isolation_scope() as isolation:
         # A request is a unit of work of its own: what the process logged before it (start-up lines, other units'
         # errors handled outside any unit) is no breadcrumb of its events.
         isolation.clear_breadcrumbs()
-        # A request starts its own trace (or continues the caller's, from its headers), never a span of the
-        # code that happens to call the app in-process, as a test client does.
-        sentry_sdk.get_current_scope().span = None
         capture = RequestCapture(scope, receive)
         isolation.set_tag("request_id", request_id)
         isolation.add_event_processor(capture.process_event)
+        if streaming():
+            with request_segment(scope, capture):
+                yield capture
+            return
+        # A request starts its own trace (or continues the caller's, from its headers), never a span of the
+        # code that happens to call the app in-process, as a test client does.
+        sentry_sdk.get_current_scope().span = None
         context = incoming_trace(incoming_trace_headers(scope))
         # Every line logged in this request carries the ids its events will carry (see app.core.logging).
         structlog.contextvars.bind_contextvars(trace_id=context.trace_id, span_id=context.span_id)

@@ -2,10 +2,11 @@
 
 ``JobMiddleware`` hooks taskiq. Where a job is enqueued, the enqueue is a ``queue.publish`` span of the caller and
 the caller's trace headers and request id travel in the message's labels. Each execution runs in a fresh isolation
-scope (nothing of the process or of the enqueuer rides along) and a ``queue.process`` transaction that continues the
-enqueuer's trace, sampled as the service samples; its log lines carry job_id, task_name, trace_id and request_id. A
-job that fails for good is one event with its attempt count; an attempt that is retried becomes a breadcrumb of the
-next one, carried in the retry's labels. A scheduled job checks in to Sentry Crons (``crons``).
+scope (nothing of the process or of the enqueuer rides along) and a ``queue.process`` transaction (or segment, with
+span streaming: ``job_traces``) that continues the enqueuer's trace, sampled as the service samples; its log lines
+carry job_id, task_name, trace_id and request_id. A job that fails for good is one event with its attempt count; an
+attempt that is retried becomes a breadcrumb of the next one, carried in the retry's labels. A scheduled job checks
+in to Sentry Crons (``crons``).
 """
 
 from __future__ import annotations
@@ -20,20 +21,20 @@ from typing import Any
 
 import sentry_sdk
 import structlog
+from sentry_sdk import traces
 from sentry_sdk.scope import Scope, ScopeType, use_isolation_scope, use_scope
-from sentry_sdk.tracing import NoOpSpan, Span, TransactionSource
+from sentry_sdk.tracing import Span
 from taskiq import TaskiqMessage, TaskiqMiddleware, TaskiqResult
 from taskiq.exceptions import NoResultError
 
 from app.core._sentry.crons import check_in_finished, check_in_started, schedule_entry
+from app.core._sentry.job_traces import ENQUEUED_AT_LABEL, end_span, execution_trace, publish_span, set_outcome
 from app.core.redaction import cap_text, redact, redact_text
 
-ORIGIN = "auto.queue.taskiq"
 TRACE_LABELS = ("sentry-trace", "baggage")
 REQUEST_ID_LABEL = "request_id"
 ATTEMPTS_LABEL = "sentry_failed_attempts"
 CHECK_IN_LABEL = "sentry_check_in_id"
-ENQUEUED_AT_LABEL = "enqueued_at"
 # What a failed attempt keeps of its error's message, redacted, for the next attempt's breadcrumb.
 MESSAGE_LIMIT = 200
 
@@ -55,7 +56,7 @@ class _Execution:
 
 
 _running: ContextVar[_Execution | None] = ContextVar("sentry_job", default=None)
-_publishing: ContextVar[Span | None] = ContextVar("sentry_job_publish", default=None)
+_publishing: ContextVar[Span | traces.StreamedSpan | None] = ContextVar("sentry_job_publish", default=None)
 
 
 def _failure(exc: BaseException) -> dict[str, str]:
@@ -91,12 +92,7 @@ class JobMiddleware(TaskiqMiddleware):
             labels[REQUEST_ID_LABEL] = str(request_id)
         # A scheduled run belongs to no request: it starts a trace of its own.
         if sentry_sdk.get_client().is_active() and "schedule_id" not in labels:
-            parent = sentry_sdk.get_current_span()
-            span = None
-            if parent is not None and not isinstance(parent, NoOpSpan):
-                span = parent.start_child(op="queue.publish", name=message.task_name, origin=ORIGIN)
-                span.set_data("messaging.message.id", message.task_id)
-                span.set_data("messaging.destination.name", message.task_name)
+            span = publish_span(message)
             _publishing.set(span)
             labels.update(sentry_sdk.get_current_scope().iter_trace_propagation_headers(span=span))
         return message
@@ -105,7 +101,7 @@ class JobMiddleware(TaskiqMiddleware):
         span = _publishing.get()
         if span is not None:
             _publishing.set(None)
-            span.finish()
+            end_span(span)
 
     def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
         labels = message.labels
@@ -150,19 +146,10 @@ class JobMiddleware(TaskiqMiddleware):
                 data={"message": failure.get("message")},
             )
         headers = {name: str(labels[name]) for name in TRACE_LABELS if labels.get(name)}
-        transaction = sentry_sdk.continue_trace(
-            headers, op="queue.process", name=message.task_name, source=TransactionSource.TASK, origin=ORIGIN
-        )
-        transaction.set_data("messaging.message.id", message.task_id)
-        transaction.set_data("messaging.destination.name", message.task_name)
-        transaction.set_data("messaging.message.retry.count", running.attempt - 1)
-        enqueued_at = labels.get(ENQUEUED_AT_LABEL)
-        if enqueued_at:
-            latency = max(0.0, time.time() - float(enqueued_at)) * 1000
-            transaction.set_data("messaging.message.receive.latency", round(latency))
-        running.transaction = running.stack.enter_context(sentry_sdk.start_transaction(transaction))
+        trace = running.stack.enter_context(execution_trace(message, headers, running.attempt))
+        running.transaction = trace
         self._check_in(running, message)
-        return transaction.trace_id
+        return trace.trace_id
 
     def _check_in(self, running: _Execution, message: TaskiqMessage) -> None:
         entry = schedule_entry(self.broker, message)
@@ -189,7 +176,7 @@ class JobMiddleware(TaskiqMiddleware):
                 event_id = self.report(error) if sentry_sdk.get_client().is_active() else None
                 log.error("job failed", attempts=running.attempt, error_type=type(error).__name__, event_id=event_id)
             if running.transaction is not None:
-                running.transaction.set_status("aborted" if retried else "internal_error" if error else "ok")
+                set_outcome(running.transaction, failed=error is not None, retried=retried)
             if running.check_in is not None and not retried:
                 duration = time.monotonic() - running.started
                 check_in_finished(*running.check_in, failed=error is not None, duration=duration)

@@ -5,6 +5,9 @@ its rate, so that services sampling at the same rate keep or drop a trace togeth
 writes its rate and decision into the baggage (the dynamic sampling context Sentry extrapolates counts from);
 the services after it follow that decision and pass the baggage on unchanged. An unrecorded request gets no
 transaction object: its outgoing calls carry ``sentry-trace: <trace>-<span>-0`` from its propagation context.
+
+With span streaming (``SENTRY_TRACE_LIFECYCLE=stream``) the SDK decides, with the same sampler, when the request's
+segment starts (``http``): only ``make_traces_sampler`` and ``matches_a_route`` serve that lifecycle.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING
 import sentry_sdk
 from sentry_sdk.tracing import NoOpSpan, Transaction
 from sentry_sdk.tracing_utils import Baggage, PropagationContext
+from starlette.routing import Match
 
 from app.core.ids import random_hex_id
 from app.core.paths import is_health_path, route_path
@@ -31,18 +35,31 @@ if TYPE_CHECKING:
 _UNRECORDED = NoOpSpan()
 
 
-def make_traces_sampler(rate: float) -> Callable[[SamplingContext], float]:
-    """Never trace health checks; follow an upstream decision; otherwise sample at ``rate``."""
+def make_traces_sampler(rate: float, *, routed_only: bool = False) -> Callable[[SamplingContext], float]:
+    """Never trace health checks; follow an upstream decision; otherwise sample at ``rate``. With ``routed_only``
+    (span streaming, where a started segment cannot be unsampled) a path no route matches is never traced either."""
 
     def traces_sampler(context: SamplingContext) -> float:
-        if is_health_path(route_path(context.get("asgi_scope") or {})):
+        scope = context.get("asgi_scope") or {}
+        if is_health_path(route_path(scope)):
             return 0.0
         parent = context.get("parent_sampled")
-        if parent is not None:
-            return 1.0 if parent else 0.0
-        return rate
+        chosen = rate if parent is None else 1.0 if parent else 0.0
+        if chosen and routed_only and not matches_a_route(scope):
+            return 0.0
+        return chosen
 
     return traces_sampler
+
+
+def matches_a_route(scope: Scope) -> bool:
+    """Whether the app's router will find a route for this request (a wrong method counts: it is answered by one)."""
+    app = scope.get("app")
+    routes = getattr(getattr(app, "router", None), "routes", None)
+    if routes is None:
+        return True  # not a Starlette app's scope: nothing to say a route is missing
+    probe = dict(scope)  # matching writes (and restores) FastAPI's own keys: never on the request's scope
+    return any(route.matches(probe)[0] is not Match.NONE for route in routes)
 
 
 class _UnrecordedTrace(PropagationContext):

@@ -52,7 +52,8 @@ def spawn{{ type_params }}(coro: Coroutine[Any, Any, T], *, name: str) -> asynci
     context, then raised to whoever awaits the task (nobody need)."""
     isolation = sentry_sdk.get_isolation_scope().fork()
     current = sentry_sdk.get_current_scope().fork()
-    current.span = None  # the task outlives the spawner's span: no span of its own is recorded under it
+    # The task outlives the spawner's span: nothing is recorded under it. One slot holds either lifecycle's span.
+    current.span = None
     task = asyncio.get_running_loop().create_task(_run(coro, isolation, current, name), name=name)
     _running.add(task)
     task.add_done_callback(_running.discard)

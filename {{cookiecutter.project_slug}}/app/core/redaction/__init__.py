@@ -11,7 +11,8 @@ alike. The parts behind this module are imported from here only:
 - ``_events``: every part of a Sentry event through the policy, then Sentry's server-side rules (``_server_rules``);
 - ``_fallback``: what an event keeps when scrubbing it fails as a whole;
 - ``_logs``: the structlog processors and the console traceback writer that apply the policy to every log line;
-- ``_sentry_logs``: ``scrub_log``, the same for each log line sent as a Sentry log (``SENTRY_ENABLE_LOGS``).
+- ``_sentry_logs``: ``scrub_log``, the same for each log line sent as a Sentry log (``SENTRY_ENABLE_LOGS``);
+- ``_spans``: ``scrub_span``, the same for each span streamed to Sentry (``SENTRY_TRACE_LIFECYCLE=stream``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from app.core.redaction._fallback import strip_to_safe_minimum
 from app.core.redaction._logs import SAFE_FIELDS, redact_exception, redact_fields, redacted_traceback
 from app.core.redaction._names import is_sensitive_key, set_extra_names
 from app.core.redaction._sentry_logs import scrub_log
+from app.core.redaction._spans import scrub_span
 from app.core.redaction._text import FILTERED, MAX_TEXT_LENGTH, cap_text
 from app.core.redaction._values import forget_texts, redact, redact_text
 
@@ -40,6 +42,7 @@ __all__ = [
     "redacted_traceback",
     "scrub_event",
     "scrub_log",
+    "scrub_span",
     "strip_to_safe_minimum",
 ]
 

@@ -28,13 +28,14 @@ def scrub_log(log: Log, _: Hint) -> Log | None:
     try:
         log["body"] = redact_text(str(log.get("body") or ""))
         attributes = log.get("attributes") or {}
-        log["attributes"] = {key: _attribute(key, value) for key, value in attributes.items()}
+        log["attributes"] = {key: scrub_attribute(key, value) for key, value in attributes.items()}
     except Exception:
         return None
     return log
 
 
-def _attribute(key: str, value: Any) -> Any:
+def scrub_attribute(key: str, value: Any) -> Any:
+    """One attribute of a Sentry log or span through the policy: the SDK's own as it is, the rest by name and text."""
     if key in SAFE_FIELDS or key.startswith(_SDK_PREFIXES) or value is None or isinstance(value, bool | int | float):
         return value
     if is_sensitive_key(key):

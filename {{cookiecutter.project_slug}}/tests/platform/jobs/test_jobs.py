@@ -104,13 +104,13 @@ async def test_the_job_continues_the_trace_of_the_request_and_its_enqueue_is_a_s
     await enqueue(traced_client, "tests.fails", note="traced")
     [event] = events()
 
-    by_name = {item["transaction"]: item for item in sentry_transport.transactions}
+    by_name = {item["name"]: item for item in sentry_transport.traced()}
     request, job = by_name["/api/v1/test-jobs/{name}"], by_name["tests.fails"]
     [publish] = [span for span in request["spans"] if span["op"] == "queue.publish"]
-    assert job["contexts"]["trace"]["op"] == "queue.process"
-    assert job["contexts"]["trace"]["trace_id"] == request["contexts"]["trace"]["trace_id"]
-    assert job["contexts"]["trace"]["parent_span_id"] == publish["span_id"]
-    assert event["contexts"]["trace"]["trace_id"] == request["contexts"]["trace"]["trace_id"]
+    assert job["op"] == "queue.process"
+    assert job["trace_id"] == request["trace_id"]
+    assert job["parent_span_id"] == publish["span_id"]
+    assert event["contexts"]["trace"]["trace_id"] == request["trace_id"]
 
 
 async def test_a_job_of_an_unsampled_request_records_no_transaction(
@@ -119,4 +119,4 @@ async def test_a_job_of_an_unsampled_request_records_no_transaction(
     await enqueue(client, "tests.fails", note="unsampled")
 
     assert len(events()) == 1
-    assert sentry_transport.transactions == []
+    assert sentry_transport.traced() == []

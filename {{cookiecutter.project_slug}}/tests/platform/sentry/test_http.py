@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from app.core.config import Settings
 from tests.conftest import MakeSettings, open_client
 from tests.support.notes import create_test_app
-from tests.support.sentry import FAKE_DSN, CapturingTransport
+from tests.support.sentry import FAKE_DSN, CapturingTransport, static_only
 
 INCOMING_TRACE_ID = "771a43a4192642f0b136d5159a501700"
 
@@ -36,14 +36,24 @@ async def test_sampled_request_is_a_transaction_named_by_its_route(
 ) -> None:
     response = await client.get("/api/v1/notes/7")
     assert response.status_code == 404
-    (transaction,) = sentry_transport.transactions
-    assert transaction["transaction"] == "/api/v1/notes/{note_id}"
-    assert transaction["contexts"]["trace"]["op"] == "http.server"
-    assert transaction["contexts"]["trace"]["status"] == "not_found"
-    assert transaction["tags"]["request_id"] == response.headers["X-Request-ID"]
-    assert any(span["op"] == "db" for span in transaction["spans"]), "database queries are spans"
+    (traced,) = sentry_transport.traced()
+    assert traced["name"] == "/api/v1/notes/{note_id}"
+    assert traced["op"] == "http.server"
+    assert traced["status"] == "ok", "a 4xx is the client's error, not the service's"
+    assert any(span["op"] == "db" for span in traced["spans"]), "database queries are spans"
+    for transaction in sentry_transport.transactions:  # a streamed segment has no tags
+        assert transaction["tags"]["request_id"] == response.headers["X-Request-ID"]
 
 
+async def test_a_request_answered_with_a_5xx_is_traced_as_an_error(
+    client: httpx.AsyncClient, sentry_transport: CapturingTransport
+) -> None:
+    assert (await client.get("/sentry-debug")).status_code == 500
+    (traced,) = sentry_transport.traced()
+    assert (traced["name"], traced["status"]) == ("/sentry-debug", "error")
+
+
+@static_only
 async def test_a_transaction_carries_the_request_line_not_its_headers_or_body(
     client: httpx.AsyncClient, sentry_transport: CapturingTransport
 ) -> None:
@@ -68,14 +78,28 @@ async def test_a_transaction_carries_the_request_line_not_its_headers_or_body(
 async def test_health_checks_are_never_traced(client: httpx.AsyncClient, sentry_transport: CapturingTransport) -> None:
     assert (await client.get("/health/live")).status_code == 200
     assert (await client.get("/health/ready")).status_code == 200
-    assert sentry_transport.transactions == []
+    assert sentry_transport.traced() == []
 
 
 async def test_requests_matching_no_route_are_not_traced(
     client: httpx.AsyncClient, sentry_transport: CapturingTransport
 ) -> None:
     assert (await client.get("/wp-admin/setup.php")).status_code == 404
-    assert sentry_transport.transactions == []
+    assert sentry_transport.traced() == []
+
+
+@pytest.mark.parametrize("path", ["/health/live", "/wp-admin/setup.php"])
+async def test_a_callers_sampled_flag_traces_neither_a_health_check_nor_a_path_no_route_matches(
+    make_settings: MakeSettings, sentry_transport: CapturingTransport, path: str
+) -> None:
+    app = create_test_app(
+        make_settings(SENTRY_DSN=FAKE_DSN, SENTRY_TRACES_SAMPLE_RATE=0.0), sentry_transport=sentry_transport
+    )
+    async for client in open_client(app):
+        await client.get(path, headers={"sentry-trace": f"{INCOMING_TRACE_ID}-b0e6f15b45c36b12-1"})
+        assert sentry_transport.traced() == []
+        await client.get("/api/v1/notes", headers={"sentry-trace": f"{INCOMING_TRACE_ID}-b0e6f15b45c36b12-1"})
+    assert [traced["trace_id"] for traced in sentry_transport.traced()] == [INCOMING_TRACE_ID]
 
 
 async def test_unsampled_requests_send_no_transaction(
@@ -86,14 +110,14 @@ async def test_unsampled_requests_send_no_transaction(
     )
     async for client in open_client(app):
         await client.get("/api/v1/notes")
-    assert sentry_transport.transactions == []
+    assert sentry_transport.traced() == []
 
 
 async def test_each_request_gets_its_own_trace(client: httpx.AsyncClient, sentry_transport: CapturingTransport) -> None:
     await client.get("/api/v1/notes")
     await client.get("/api/v1/notes")
-    first, second = sentry_transport.transactions
-    assert first["contexts"]["trace"]["trace_id"] != second["contexts"]["trace"]["trace_id"]
+    first, second = sentry_transport.traced()
+    assert first["trace_id"] != second["trace_id"]
 
 
 async def test_new_traces_have_w3c_ids(client: httpx.AsyncClient, sentry_transport: CapturingTransport) -> None:
@@ -112,8 +136,8 @@ async def test_incoming_trace_is_continued(client: httpx.AsyncClient, sentry_tra
     assert response.status_code == 500
     (event,) = sentry_transport.events
     assert event["contexts"]["trace"]["trace_id"] == INCOMING_TRACE_ID
-    (transaction,) = sentry_transport.transactions
-    assert transaction["contexts"]["trace"]["trace_id"] == INCOMING_TRACE_ID
+    (traced,) = sentry_transport.traced()
+    assert traced["trace_id"] == INCOMING_TRACE_ID
 
 
 async def test_error_event_carries_the_json_body_it_was_sent(

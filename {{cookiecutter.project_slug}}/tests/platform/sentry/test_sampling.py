@@ -104,8 +104,7 @@ async def test_the_traces_sample_rand_decides_and_downstream_is_told(
     baggage = baggage_items(sent["baggage"])
     assert (baggage["sample_rand"], baggage["sample_rate"]) == (sample_rand, "0.1")
     assert baggage["sampled"] == str(sampled).lower()
-    sentry_transport.everything_sent()
-    assert len(sentry_transport.transactions) == int(sampled)
+    assert len(sentry_transport.traced()) == int(sampled)
 
 
 async def test_a_sampled_transaction_carries_the_configured_rate(
@@ -113,8 +112,9 @@ async def test_a_sampled_transaction_carries_the_configured_rate(
 ) -> None:
     await call(service_at(0.1), headers=undecided_trace("0.05"))
     sentry_transport.everything_sent()
-    # The transaction's dynamic sampling context travels in its envelope's header.
-    (envelope,) = [envelope for envelope in sentry_transport.envelopes if envelope.get_transaction_event()]
+    # The trace's dynamic sampling context travels in the header of the envelope of its transaction (or spans).
+    traced = [e for e in sentry_transport.envelopes if any(i.type in {"transaction", "span"} for i in e.items)]
+    (envelope,) = traced
     assert envelope.headers["trace"]["sample_rate"] == "0.1"
     assert envelope.headers["trace"]["sampled"] == "true"
 
@@ -131,8 +131,7 @@ async def test_new_traces_are_decided_by_their_own_sample_rand(
         assert baggage["sample_rate"] == "0.5"
         assert flag == ("1" if float(baggage["sample_rand"]) < 0.5 else "0")
         decided[trace_id] = flag == "1"
-    sentry_transport.everything_sent()
-    traced = {transaction["contexts"]["trace"]["trace_id"] for transaction in sentry_transport.transactions}
+    traced = {traced["trace_id"] for traced in sentry_transport.traced()}
     assert traced == {trace_id for trace_id, sampled in decided.items() if sampled}
 
 
@@ -152,8 +151,7 @@ async def test_an_upstream_decision_is_followed_and_its_baggage_passed_on(
     (sent,) = outgoing
     assert sent["sentry-trace"].endswith(f"-{flag}")
     assert baggage_items(sent["baggage"]) == baggage_items(baggage)
-    sentry_transport.everything_sent()
-    assert len(sentry_transport.transactions) == int(flag)
+    assert len(sentry_transport.traced()) == int(flag)
 
 
 async def test_an_unsampled_request_has_no_transaction_and_tells_the_sdk_it_is_unsampled(

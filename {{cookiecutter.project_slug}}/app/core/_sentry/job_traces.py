@@ -1,0 +1,82 @@
+"""A background job's trace in either lifecycle: its enqueue as a ``queue.publish`` span of the enqueuer, and each
+execution as a ``queue.process`` transaction (or, with span streaming, segment) that continues the enqueuer's trace."""
+
+from __future__ import annotations
+
+import time
+from contextlib import AbstractContextManager
+from typing import Any
+
+import sentry_sdk
+from sentry_sdk import traces
+from sentry_sdk.tracing import NoOpSpan, Span, TransactionSource
+from taskiq import TaskiqMessage
+
+from app.core._sentry.lifecycle import streaming
+
+ORIGIN = "auto.queue.taskiq"
+ENQUEUED_AT_LABEL = "enqueued_at"
+
+# A transaction (or the no-op span the SDK gives when tracing is off) or a streamed segment.
+ExecutionTrace = Span | traces.StreamedSpan
+
+
+def publish_span(message: TaskiqMessage) -> Span | traces.StreamedSpan | None:
+    """The enqueue as a span of the enqueuer's sampled span; None when there is none."""
+    data = {"messaging.message.id": message.task_id, "messaging.destination.name": message.task_name}
+    streamed = traces.get_current_span()  # set in stream mode only
+    if streamed is not None:
+        if not streamed.sampled:
+            return None
+        attributes = {"sentry.op": "queue.publish", "sentry.origin": ORIGIN, **data}
+        return traces.start_span(name=message.task_name, attributes=dict(attributes), active=False)
+    parent = sentry_sdk.get_current_span()
+    if parent is None or isinstance(parent, NoOpSpan):
+        return None
+    span = parent.start_child(op="queue.publish", name=message.task_name, origin=ORIGIN)
+    for key, value in data.items():
+        span.set_data(key, value)
+    return span
+
+
+def end_span(span: Span | traces.StreamedSpan) -> None:
+    if isinstance(span, traces.StreamedSpan):
+        span.end()
+    else:
+        span.finish()
+
+
+def execution_trace(
+    message: TaskiqMessage, headers: dict[str, str], attempt: int
+) -> AbstractContextManager[ExecutionTrace]:
+    """The execution's trace, to be entered in its own scopes, sampled as the service samples."""
+    data: dict[str, Any] = {
+        "messaging.message.id": message.task_id,
+        "messaging.destination.name": message.task_name,
+        "messaging.message.retry.count": attempt - 1,
+    }
+    enqueued_at = message.labels.get(ENQUEUED_AT_LABEL)
+    if enqueued_at:
+        data["messaging.message.receive.latency"] = round(max(0.0, time.time() - float(enqueued_at)) * 1000)
+    if streaming():
+        if headers:
+            traces.continue_trace(headers)
+        else:
+            traces.new_trace()
+        attributes = {"sentry.op": "queue.process", "sentry.origin": ORIGIN, "sentry.segment.name.source": "task"}
+        return traces.start_span(name=message.task_name, parent_span=None, attributes={**attributes, **data})
+    transaction = sentry_sdk.continue_trace(
+        headers, op="queue.process", name=message.task_name, source=TransactionSource.TASK, origin=ORIGIN
+    )
+    for key, value in data.items():
+        transaction.set_data(key, value)
+    return sentry_sdk.start_transaction(transaction)
+
+
+def set_outcome(trace: ExecutionTrace, *, failed: bool, retried: bool) -> None:
+    """A failed attempt is an error (a streamed span knows only "ok" and "error"); a transaction tells a retried
+    attempt ("aborted") from a failure for good."""
+    if isinstance(trace, traces.StreamedSpan):
+        trace.status = "error" if failed else "ok"
+    else:
+        trace.set_status("aborted" if retried else "internal_error" if failed else "ok")
