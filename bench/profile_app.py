@@ -217,6 +217,7 @@ def outer(args: argparse.Namespace) -> None:
         env = service_env(database_url, sink.dsn if args.sentry == "on" else "", tuning)
         if args.traces is not None:
             env["SENTRY_TRACES_SAMPLE_RATE"] = args.traces
+        env["SENTRY_TRACE_LIFECYCLE"] = args.lifecycle
         command = [
             python,
             str(Path(__file__).resolve()),
@@ -260,6 +261,7 @@ def main() -> None:
     parser.add_argument("--routes", default="trivial,404,500")
     parser.add_argument("-n", type=int, default=2000)
     parser.add_argument("--traces", default=None, help="a trace rate instead of production's, e.g. 0.1")
+    parser.add_argument("--lifecycle", choices=["static", "stream"], default="static", help="the trace lifecycle")
     parser.add_argument("--cprofile", default="", help="a folder for pstats files; prints the top functions")
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=30)
