@@ -39,13 +39,6 @@ def publish_span(message: TaskiqMessage) -> Span | traces.StreamedSpan | None:
     return span
 
 
-def end_span(span: Span | traces.StreamedSpan) -> None:
-    if isinstance(span, traces.StreamedSpan):
-        span.end()
-    else:
-        span.finish()
-
-
 def execution_trace(
     message: TaskiqMessage, headers: dict[str, str], attempt: int
 ) -> AbstractContextManager[ExecutionTrace]:

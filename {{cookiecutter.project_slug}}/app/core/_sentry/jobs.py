@@ -28,7 +28,8 @@ from taskiq import TaskiqMessage, TaskiqMiddleware, TaskiqResult
 from taskiq.exceptions import NoResultError
 
 from app.core._sentry.crons import check_in_finished, check_in_started, schedule_entry
-from app.core._sentry.job_traces import ENQUEUED_AT_LABEL, end_span, execution_trace, publish_span, set_outcome
+from app.core._sentry.job_traces import ENQUEUED_AT_LABEL, execution_trace, publish_span, set_outcome
+from app.core._sentry.lifecycle import end_child
 from app.core.redaction import cap_text, redact, redact_text
 
 TRACE_LABELS = ("sentry-trace", "baggage")
@@ -101,7 +102,7 @@ class JobMiddleware(TaskiqMiddleware):
         span = _publishing.get()
         if span is not None:
             _publishing.set(None)
-            end_span(span)
+            end_child(span)
 
     def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
         labels = message.labels

@@ -1,4 +1,5 @@
-"""The trace lifecycle (``SENTRY_TRACE_LIFECYCLE``): the init options each takes, and which one the client runs."""
+"""The trace lifecycle (``SENTRY_TRACE_LIFECYCLE``): the init options each takes, which one the client runs, and
+ending a child span of either."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
+from sentry_sdk import traces
 
 from app.core._sentry.sampling import make_traces_sampler
 from app.core.redaction import scrub_span
 
 if TYPE_CHECKING:
+    from sentry_sdk.tracing import Span
     from sentry_sdk.types import Event, Hint
 
     from app.core.config import Settings
@@ -24,6 +27,18 @@ def streaming() -> bool:
     Each lifecycle has its own API, and each warns when used in the other, so a unit asks this once per unit of work.
     """
     return sentry_sdk.get_client().options.get("trace_lifecycle") == STREAM
+
+
+def end_child(span: Span | traces.StreamedSpan, *, failed: bool = False) -> None:
+    """End a child span (a statement's, an enqueue's) of either lifecycle, as an error when ``failed``."""
+    if isinstance(span, traces.StreamedSpan):
+        if failed:
+            span.status = "error"
+        span.end()
+        return
+    if failed:
+        span.set_status("internal_error")
+    span.finish()
 
 
 def lifecycle_options(

@@ -13,6 +13,8 @@ import sentry_sdk
 from sentry_sdk import traces
 from sqlalchemy import event
 
+from app.core._sentry.lifecycle import end_child
+
 if TYPE_CHECKING:
     from sentry_sdk.tracing import Span
     from sqlalchemy.engine import Connection, ExceptionContext
@@ -70,11 +72,4 @@ def _end_span(context: Any, *, failed: bool = False) -> None:
     if span is None:
         return
     context._sentry_span = None
-    if isinstance(span, traces.StreamedSpan):
-        if failed:
-            span.status = "error"
-        span.end()
-        return
-    if failed:
-        span.set_status("internal_error")
-    span.finish()
+    end_child(span, failed=failed)
