@@ -39,7 +39,6 @@ from urllib.parse import urlsplit
 import sentry_sdk
 from sentry_sdk.integrations.argv import ArgvIntegration
 from sentry_sdk.integrations.httpx import HttpxIntegration
-from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
 
 from app.core._sentry.breadcrumbs import shape_breadcrumb
 from app.core._sentry.capture import report_once{{ ", report_unhandled" if cookiecutter.include_worker == "yes" }}
@@ -47,7 +46,7 @@ from app.core._sentry.http import sentry_request
 {%- if cookiecutter.include_worker == "yes" %}
 from app.core._sentry.jobs import JobMiddleware
 {%- endif %}
-from app.core._sentry.lifecycle import lifecycle_options
+from app.core._sentry.lifecycle import STREAM_ONLY, ignore_logger_for_breadcrumbs, logging_integration, sdk_options
 from app.core._sentry.lifespan import sentry_startup
 from app.core._sentry.limiter import repeated_errors
 from app.core._sentry.logs import send_log_lines
@@ -68,6 +67,7 @@ if TYPE_CHECKING:
     from app.core.config import Settings
 
 __all__ = [
+    "STREAM_ONLY",
     "before_send",
     "init_sentry",
     "make_traces_sampler",
@@ -113,12 +113,12 @@ def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | 
         release=settings.SENTRY_RELEASE,
         server_name=settings.SENTRY_SERVER_NAME,
         sample_rate=settings.SENTRY_ERROR_SAMPLE_RATE,
-        # The sampler, and what only one lifecycle takes (``SENTRY_TRACE_LIFECYCLE``: a transaction or spans).
-        **lifecycle_options(settings, before_send_transaction=before_send),
+        # The sampler, what only one lifecycle takes (``SENTRY_TRACE_LIFECYCLE``: a transaction or spans) and what
+        # sentry-sdk 3 renamed: frame locals (``SENTRY_INCLUDE_LOCALS``), source lines, the Sentry Logs switch.
+        **sdk_options(settings, before_send_transaction=before_send),
         attach_stacktrace=True,
         # Release health's per-request session bookkeeping costs every request time; errors and traces do not need it.
         auto_session_tracking=False,
-        include_local_variables=settings.SENTRY_INCLUDE_LOCALS,
         in_app_include=["app"],
         project_root=APP_PACKAGE_DIR,
         max_breadcrumbs=settings.SENTRY_MAX_BREADCRUMBS,
@@ -130,24 +130,18 @@ def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | 
         ],
         # The command line can hold passwords (uvicorn --ssl-keyfile-password): it never leaves the process.
         disabled_integrations=[ArgvIntegration()],
-        # Source lines are added by before_send from linecache: the SDK's own re-reads whole files per event.
-        include_source_context=False,
         debug=settings.SENTRY_DEBUG,
         # Requests and SQL are instrumented by sentry_request and trace_queries (what the Starlette, FastAPI and
         # SQLAlchemy integrations do, at a fraction of their per-request cost); errors are captured by report() alone.
         auto_enabling_integrations=False,
         # Log lines become Sentry logs through send_log_lines (fields as attributes), never the integration's own
         # path, which would send a structlog line as the repr of its dict.
-        enable_logs=settings.SENTRY_ENABLE_LOGS,
         before_send_log=scrub_log,
-        integrations=[
-            LoggingIntegration(level=logging.INFO, event_level=None, sentry_logs_level=None),
-            HttpxIntegration(),
-        ],
+        integrations=[logging_integration(), HttpxIntegration()],
     )
     send_log_lines(enabled=settings.SENTRY_ENABLE_LOGS, access_line=settings.SENTRY_LOGS_ACCESS_LINE)
     # Access lines would only repeat what the transaction already says.
-    ignore_logger(ACCESS_LOGGER)
+    ignore_logger_for_breadcrumbs(ACCESS_LOGGER)
     # A new client starts with a clean slate (tests build many apps in one process).
     repeated_errors.reset()
     if not settings.SENTRY_DEBUG:

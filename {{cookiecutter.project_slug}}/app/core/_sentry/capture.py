@@ -13,6 +13,7 @@ request's exception before it), so the id it returns is its own event's, never t
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any, cast
 
 import sentry_sdk
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 DETAILS_CONTEXT = "error_details"
 # Where an exception keeps the id of its one event (None when it got none).
 _EVENT_ID = "__sentry_event_id__"
+_TAKES_CLIENT_OPTIONS = "client_options" in inspect.signature(event_from_exception).parameters
 
 
 def report_once(
@@ -67,10 +69,11 @@ def capture_error(
     skipped: int = 0,
 ) -> str | None:
     """Build and capture the event; return its id, or None when the SDK sent none (sampled out, dropped)."""
-    client = sentry_sdk.get_client()
-    event, hint = event_from_exception(
-        exc, client_options=client.options, mechanism={"type": "generic", "handled": handled}
-    )
+    mechanism = {"type": "generic", "handled": handled}
+    if _TAKES_CLIENT_OPTIONS:
+        event, hint = event_from_exception(exc, client_options=sentry_sdk.get_client().options, mechanism=mechanism)
+    else:  # sentry-sdk 3 reads the client's options itself
+        event, hint = event_from_exception(exc, mechanism=mechanism)
     tags = {"http.status_code": str(status_code)} if status_code is not None else {}
     if error_code is not None:
         tags["error_code"] = error_code

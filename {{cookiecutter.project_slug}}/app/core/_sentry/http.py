@@ -4,7 +4,7 @@ The stock integrations pay on every request for work most requests never use: a 
 is not sampled, a span around each middleware layer, request data extracted up front. Here every request gets only
 an isolation scope (tags and user stay per request), a fresh trace id (to link log lines with events) and an event
 processor that renders the request's data *if* an event is built. The sampling decision is made before anything
-else (``sampling``), and a transaction exists only for sampled requests. With span streaming the request is a
+else (``transaction``), and a transaction exists only for sampled requests. With span streaming the request is a
 segment span instead, sampled by the SDK when it starts, with the same sampler and the same promises.
 """
 
@@ -15,13 +15,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import sentry_sdk
-import structlog
 
-from app.core._sentry._asgi import RequestCapture, incoming_trace_headers
-from app.core._sentry.lifecycle import streaming
-from app.core._sentry.sampling import decide, incoming_trace, leave_unrecorded, recorded
+from app.core._sentry._asgi import RequestCapture
+from app.core._sentry.lifecycle import STREAM_ONLY, streaming
 from app.core._sentry.segment import request_segment
-from app.core.paths import route_path, route_template
+
+if TYPE_CHECKING or not STREAM_ONLY:  # sentry-sdk 3 has no transactions
+    from app.core._sentry.transaction import request_transaction
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope
@@ -42,23 +42,6 @@ def sentry_request(scope: Scope, receive: Receive, request_id: str) -> Iterator[
         if streaming():
             with request_segment(scope, capture):
                 yield capture
-            return
-        # A request starts its own trace (or continues the caller's, from its headers), never a span of the
-        # code that happens to call the app in-process, as a test client does.
-        sentry_sdk.get_current_scope().span = None
-        context = incoming_trace(incoming_trace_headers(scope))
-        # Every line logged in this request carries the ids its events will carry (see app.core.logging).
-        structlog.contextvars.bind_contextvars(trace_id=context.trace_id, span_id=context.span_id)
-        sampled, decision = decide(context, scope)
-        if not sampled:
-            leave_unrecorded(isolation, context, decision)
-            yield capture
-            return
-        with recorded(isolation, context, decision, scope, route_path(scope)) as transaction:
-            yield capture
-            route = route_template(scope)
-            # A path that matches no route is the client's invention: tracing it would only add noise.
-            transaction.sampled = route is not None
-            transaction.name = route or route_path(scope)
-            transaction.source = "route"
-            transaction.set_http_status(capture.status_code)
+        else:
+            with request_transaction(isolation, scope, capture):
+                yield capture

@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import time
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
 from sentry_sdk import traces
-from sentry_sdk.tracing import NoOpSpan, Span, TransactionSource
 from taskiq import TaskiqMessage
 
-from app.core._sentry.lifecycle import streaming
+from app.core._sentry.lifecycle import STREAM_ONLY, streaming
+
+if TYPE_CHECKING or not STREAM_ONLY:  # sentry-sdk 3 has no transactions
+    from sentry_sdk.tracing import NoOpSpan, Span, TransactionSource
 
 ORIGIN = "auto.queue.taskiq"
 ENQUEUED_AT_LABEL = "enqueued_at"
 
-# A transaction (or the no-op span the SDK gives when tracing is off) or a streamed segment.
-ExecutionTrace = Span | traces.StreamedSpan
+if TYPE_CHECKING:
+    # A transaction (or the no-op span the SDK gives when tracing is off) or a streamed segment.
+    ExecutionTrace = Span | traces.StreamedSpan
 
 
 def publish_span(message: TaskiqMessage) -> Span | traces.StreamedSpan | None:

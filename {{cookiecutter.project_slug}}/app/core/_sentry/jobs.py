@@ -17,13 +17,12 @@ from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
 import structlog
 from sentry_sdk import traces
 from sentry_sdk.scope import Scope, ScopeType, use_isolation_scope, use_scope
-from sentry_sdk.tracing import Span
 from taskiq import TaskiqMessage, TaskiqMiddleware, TaskiqResult
 from taskiq.exceptions import NoResultError
 
@@ -31,6 +30,9 @@ from app.core._sentry.crons import check_in_finished, check_in_started, schedule
 from app.core._sentry.job_traces import ENQUEUED_AT_LABEL, execution_trace, publish_span, set_outcome
 from app.core._sentry.lifecycle import end_child
 from app.core.redaction import cap_text, redact, redact_text
+
+if TYPE_CHECKING:
+    from sentry_sdk.tracing import Span
 
 TRACE_LABELS = ("sentry-trace", "baggage")
 REQUEST_ID_LABEL = "request_id"

@@ -14,9 +14,13 @@ from typing import TYPE_CHECKING
 
 import sentry_sdk
 import structlog
+from sentry_sdk import traces
 
 from app.core._sentry._asgi import RequestCapture, incoming_trace_headers
-from app.core._sentry.sampling import incoming_trace, leave_unrecorded
+from app.core._sentry.lifecycle import STREAM_ONLY, streaming
+
+if TYPE_CHECKING or not STREAM_ONLY:  # sentry-sdk 3 has no transactions
+    from app.core._sentry.transaction import incoming_trace, leave_unrecorded
 
 if TYPE_CHECKING:
     from sentry_sdk.types import Event, Hint
@@ -37,7 +41,16 @@ def sentry_connection(scope: Scope, receive: Receive, request_id: str) -> Iterat
         sentry_sdk.get_current_scope().span = None
         isolation.set_tag("request_id", request_id)
         isolation.add_event_processor(partial(_add_connection, RequestCapture(scope, receive)))
-        context = incoming_trace(incoming_trace_headers(scope))
-        structlog.contextvars.bind_contextvars(trace_id=context.trace_id, span_id=context.span_id)
-        leave_unrecorded(isolation, context, None)
+        headers = incoming_trace_headers(scope)
+        if streaming():
+            if headers:
+                traces.continue_trace(headers)
+            else:
+                traces.new_trace()
+            trace = sentry_sdk.get_current_scope().get_active_propagation_context()
+            structlog.contextvars.bind_contextvars(trace_id=trace.trace_id, span_id=trace.span_id)
+        else:
+            context = incoming_trace(headers)
+            structlog.contextvars.bind_contextvars(trace_id=context.trace_id, span_id=context.span_id)
+            leave_unrecorded(isolation, context, None)
         yield

@@ -12,10 +12,15 @@ from fastapi.params import Depends
 
 import app as app_package
 
+SENTRY_PARTS = "app.core._sentry."
+
 
 def providers() -> Iterator[Callable[..., Any]]:
-    """The function behind each ``Annotated[..., Depends(...)]`` alias of every module of the service."""
+    """The function behind each ``Annotated[..., Depends(...)]`` alias of every module of the service (but the
+    parts behind the Sentry door, which hold none, and some of which only one major of sentry-sdk can import)."""
     for info in pkgutil.walk_packages(app_package.__path__, prefix="app."):
+        if info.name.startswith(SENTRY_PARTS):
+            continue
         module = importlib.import_module(info.name)
         for alias in vars(module).values():
             if get_origin(alias) is not Annotated:

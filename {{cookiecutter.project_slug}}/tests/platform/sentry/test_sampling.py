@@ -159,7 +159,8 @@ async def test_an_unsampled_request_has_no_transaction_and_tells_the_sdk_it_is_u
 ) -> None:
     await call(service_at(0.0))
     (read,) = read_in_route
-    assert read["span"] is None
+    span = read["span"]
+    assert span is None or not span.sampled  # sentry-sdk 3 gives the unsampled segment, a no-op span
     assert re.fullmatch(r"[0-9a-f]{32}-[0-9a-f]{16}-0", read["traceparent"])
     baggage = baggage_items(read["baggage"])
     assert {"sample_rand", "sample_rate", "sampled"} <= set(baggage)
