@@ -3,7 +3,7 @@
 
 This is what Dependabot's 3.0 pull request will do to every service baked from the template: change the pin and
 install. Nothing in the service is edited, and the suite's warnings-as-errors catch any deprecated call. Only the
-SDK is installed at a new version (``--no-deps`` after a check that 3.x asks for nothing the bake lacks), since a
+SDK is installed at a new version (``--no-deps``, then ``pip check`` that 3.x asks for nothing the bake lacks), since a
 pre-release resolver run also takes pre-releases of other packages (httpx 1.0's betas, which sentry-sdk's httpx
 integration refuses).
 """
@@ -52,20 +52,23 @@ def test_the_tier_runs_sentry_sdk_3(default_sdk3: tuple[Path, Path]) -> None:
 
 
 def test_default_bake_passes_its_gates_on_sentry_sdk_3(default_sdk3: tuple[Path, Path]) -> None:
-    """ruff and the whole generated suite, in parallel workers, with spans streamed (3.x's only lifecycle)."""
+    """ruff, mypy --strict and the whole generated suite (in parallel workers), spans streamed as 3.x alone does."""
     project, python = default_sdk3
-    output = assert_ok(run(["make", "lint", "test", f"PYTHON={python}", "PYTEST_ARGS=-n 2"], cwd=project))
+    make = ["make", "lint", "typecheck", "test", f"PYTHON={python}", "PYTEST_ARGS=-n 2"]
+    output = assert_ok(run(make, cwd=project))
     summary = pytest_summary(output)
     assert summary.get("passed", 0) > 50
     assert summary.get("failed", 0) == 0
+    assert "Success: no issues found" in output
     assert "span streaming sends none" in output, "the transaction-only test is skipped, and says why"
 
 
 def test_worker_bake_suite_passes_on_sentry_sdk_3(bake: Callable[..., Baked], tmp_path: Path) -> None:
-    """Jobs, schedules and their traces on sentry-sdk 3: the worker bake's suite."""
+    """Jobs, schedules and their traces on sentry-sdk 3: the worker bake's types and suite."""
     project = bake(tmp_path, include_worker="yes").project
     python = install_with_sdk3(project, tmp_path / "venv")
-    output = assert_ok(run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"], cwd=project))
+    output = assert_ok(run(["make", "typecheck", "test", f"PYTHON={python}", "PYTEST_ARGS=-n 2"], cwd=project))
+    assert "Success: no issues found" in output
     summary = pytest_summary(output)
     assert summary.get("passed", 0) > 50
     assert summary.get("failed", 0) == 0

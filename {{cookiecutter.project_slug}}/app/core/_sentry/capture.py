@@ -70,10 +70,9 @@ def capture_error(
 ) -> str | None:
     """Build and capture the event; return its id, or None when the SDK sent none (sampled out, dropped)."""
     mechanism = {"type": "generic", "handled": handled}
-    if _TAKES_CLIENT_OPTIONS:
-        event, hint = event_from_exception(exc, client_options=sentry_sdk.get_client().options, mechanism=mechanism)
-    else:  # sentry-sdk 3 reads the client's options itself
-        event, hint = event_from_exception(exc, mechanism=mechanism)
+    # sentry-sdk 3 reads the client's options itself.
+    options: dict[str, Any] = {"client_options": sentry_sdk.get_client().options} if _TAKES_CLIENT_OPTIONS else {}
+    event, hint = event_from_exception(exc, mechanism=mechanism, **options)
     tags = {"http.status_code": str(status_code)} if status_code is not None else {}
     if error_code is not None:
         tags["error_code"] = error_code

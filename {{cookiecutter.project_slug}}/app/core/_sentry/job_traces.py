@@ -7,21 +7,22 @@ import time
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-import sentry_sdk
 from sentry_sdk import traces
 from taskiq import TaskiqMessage
 
-from app.core._sentry.lifecycle import STREAM_ONLY, streaming
+from app.core._sentry.legacy import continue_transaction, start_transaction, transaction_span
+from app.core._sentry.lifecycle import streaming
 
-if TYPE_CHECKING or not STREAM_ONLY:  # sentry-sdk 3 has no transactions
-    from sentry_sdk.tracing import NoOpSpan, Span, TransactionSource
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from sentry_sdk.tracing import Span
 
 ORIGIN = "auto.queue.taskiq"
 ENQUEUED_AT_LABEL = "enqueued_at"
 
-if TYPE_CHECKING:
-    # A transaction (or the no-op span the SDK gives when tracing is off) or a streamed segment.
-    ExecutionTrace = Span | traces.StreamedSpan
+# A transaction (or the no-op span the SDK gives when tracing is off) or a streamed segment.
+ExecutionTrace: TypeAlias = "Span | traces.StreamedSpan"
 
 
 def publish_span(message: TaskiqMessage) -> Span | traces.StreamedSpan | None:
@@ -33,8 +34,8 @@ def publish_span(message: TaskiqMessage) -> Span | traces.StreamedSpan | None:
             return None
         attributes = {"sentry.op": "queue.publish", "sentry.origin": ORIGIN, **data}
         return traces.start_span(name=message.task_name, attributes=dict(attributes), active=False)
-    parent = sentry_sdk.get_current_span()
-    if parent is None or isinstance(parent, NoOpSpan):
+    parent = transaction_span()
+    if parent is None:
         return None
     span = parent.start_child(op="queue.publish", name=message.task_name, origin=ORIGIN)
     for key, value in data.items():
@@ -61,12 +62,11 @@ def execution_trace(
             traces.new_trace()
         attributes = {"sentry.op": "queue.process", "sentry.origin": ORIGIN, "sentry.segment.name.source": "task"}
         return traces.start_span(name=message.task_name, parent_span=None, attributes={**attributes, **data})
-    transaction = sentry_sdk.continue_trace(
-        headers, op="queue.process", name=message.task_name, source=TransactionSource.TASK, origin=ORIGIN
-    )
+    name = message.task_name
+    transaction = continue_transaction(headers, op="queue.process", name=name, source="task", origin=ORIGIN)
     for key, value in data.items():
         transaction.set_data(key, value)
-    return sentry_sdk.start_transaction(transaction)
+    return start_transaction(transaction)
 
 
 def set_outcome(trace: ExecutionTrace, *, failed: bool, retried: bool) -> None:

@@ -13,6 +13,7 @@ import sentry_sdk
 from sentry_sdk import traces
 from sqlalchemy import event
 
+from app.core._sentry.legacy import transaction_span
 from app.core._sentry.lifecycle import end_child
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def _start_span(statement: str, system: str) -> Span | traces.StreamedSpan | Non
             attributes={"sentry.op": "db", "sentry.origin": "auto.db.app", "db.system.name": system},
             active=False,
         )
-    parent = sentry_sdk.get_current_span()
+    parent = transaction_span()
     if parent is None or not parent.sampled:
         return None
     span = parent.start_child(op="db", name=statement, origin="auto.db.app")

@@ -23,6 +23,7 @@ from sentry_sdk.tracing import NoOpSpan, Transaction
 from sentry_sdk.tracing_utils import Baggage, PropagationContext
 
 from app.core._sentry._asgi import incoming_trace_headers
+from app.core._sentry.legacy import start_transaction
 from app.core.ids import random_hex_id
 from app.core.paths import route_path, route_template
 
@@ -163,7 +164,7 @@ def recorded(
         same_process_as_parent=False,
         sampled=True,
     )
-    with sentry_sdk.start_transaction(transaction, custom_sampling_context={"asgi_scope": scope}):
+    with start_transaction(transaction, asgi_scope=scope):
         # start_transaction writes a decision made before it into the baggage as rate 1.0: the real one goes back.
         if rate is None:
             dsc.pop("sample_rate", None)
