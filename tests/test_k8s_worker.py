@@ -24,9 +24,8 @@ from .test_k8s import (
     VERSION,
     entrypoint_command,
     plain_env,
+    sentry_flush_seconds,
 )
-
-SENTRY_FLUSH_SECONDS = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +108,7 @@ def test_the_worker_runs_the_images_worker_command_within_its_grace_period(proje
     assert command[:3] == ["taskiq", "worker", "app.worker.broker:broker"]
     wait = float(command[command.index("--wait-tasks-timeout") + 1])
     grace = worker["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-    assert wait + SENTRY_FLUSH_SECONDS + SHUTDOWN_MARGIN_SECONDS <= grace
+    assert wait + sentry_flush_seconds(project) + SHUTDOWN_MARGIN_SECONDS <= grace
 
 
 def test_the_scheduler_runs_the_images_scheduler_command(project: Path, tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from functools import cache
 from typing import TYPE_CHECKING
 
-import sentry_sdk
 import structlog
 from fastapi import FastAPI
 
@@ -22,6 +21,7 @@ from app.core.config import VERSION, Settings, get_settings
 from app.core.logging import configure_logging
 from app.core.redaction import configure as configure_redaction
 from app.core.sentry import (
+    flush_sentry,
     init_sentry,
     report,
     reporting_escaped_errors,
@@ -64,7 +64,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Each closing step is registered as its resource opens and runs in reverse order, even when start-up fails
     # half-way or an earlier step fails: Sentry is flushed last, after every line that may still report.
     async with AsyncExitStack() as shutdown:
-        shutdown.callback(sentry_sdk.flush, timeout=2.0)
+        shutdown.callback(flush_sentry)
         shutdown.callback(log.info, "service stopped")
         # A task that fails unawaited is reported once (spawn() reports its own tasks' failures itself).
         shutdown.enter_context(reporting_escaped_errors())

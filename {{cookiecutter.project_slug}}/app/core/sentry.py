@@ -1,7 +1,8 @@
 """The one front door to Sentry: the SDK's set-up, and everything the rest of the service uses of it.
 
-Use ``init_sentry`` once per process, ``report`` to send an error, and ``set_request_user`` once a request knows
-its user. The parts behind the door live in ``app/core/_sentry/`` and are imported from here only.
+Use ``init_sentry`` once per process, ``report`` to send an error, ``set_request_user`` once a request knows
+its user, and ``flush_sentry`` as a process's last step. The parts behind the door live in ``app/core/_sentry/``
+and are imported from here only.
 
 Units of work, each in a scope of its own, so that an unhandled exception is one event tied to it and nothing one
 unit records reaches another's events:
@@ -24,7 +25,7 @@ What every unit uses:
   read from an ASGI scope);
 - ``breadcrumbs``, ``source_context`` and ``transport``: log lines as breadcrumbs, source lines around frames,
   and delivery that warns once when events do not arrive;
-- ``logs``: every log line as a Sentry log, when ``SENTRY_ENABLE_LOGS`` is on;
+- ``logs``: every log line as a Sentry log, when ``SENTRY_ENABLE_LOGS`` is on; ``status``: the start-up line's fields;
 - the redaction policy (``app.core.redaction``): every event, log and streamed span, in the SDK's ``before_send*``.
 """
 
@@ -34,7 +35,6 @@ import logging
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import sentry_sdk
 from sentry_sdk.integrations.argv import ArgvIntegration
@@ -53,12 +53,16 @@ from app.core._sentry.logs import send_log_lines
 from app.core._sentry.sampling import make_traces_sampler
 from app.core._sentry.source_context import add_source_context
 from app.core._sentry.sql import trace_queries
+from app.core._sentry.status import sentry_status
 from app.core._sentry.tasks import reporting_escaped_errors, spawn
 from app.core._sentry.transport import WarnOnceTransport
 from app.core._sentry.websocket import sentry_connection
 from app.core.logging import ACCESS_LOGGER
 from app.core.paths import APP_PACKAGE_DIR, is_health_path
 from app.core.redaction import scrub_event, scrub_log, strip_to_safe_minimum
+
+# How long a stopping process waits for Sentry to take what it holds (inside every grace period of deploy/k8s).
+FLUSH_TIMEOUT_SECONDS = 2.0
 
 if TYPE_CHECKING:
     from sentry_sdk.transport import Transport
@@ -69,6 +73,7 @@ if TYPE_CHECKING:
 __all__ = [
     "STREAM_ONLY",
     "before_send",
+    "flush_sentry",
     "init_sentry",
     "make_traces_sampler",
     "repeated_errors",
@@ -150,17 +155,9 @@ def init_sentry(settings: Settings, *, transport: type[Transport] | Transport | 
     return True
 
 
-def sentry_status(settings: Settings, *, enabled: bool) -> dict[str, Any]:
-    """What the start-up line says of Sentry: on or off, and where events go (the DSN's host and project, never its
-    key), at what trace rate."""
-    if not enabled:
-        return {"sentry": "off"}
-    fields: dict[str, Any] = {"sentry": "on", "traces_sample_rate": settings.SENTRY_TRACES_SAMPLE_RATE}
-    if settings.SENTRY_DSN is not None:
-        dsn = urlsplit(str(settings.SENTRY_DSN.get_secret_value()))
-        fields["sentry_host"] = f"{dsn.hostname}:{dsn.port}" if dsn.port else dsn.hostname
-        fields["sentry_project"] = dsn.path.rstrip("/").rsplit("/", 1)[-1]
-    return fields
+def flush_sentry() -> None:
+    """Send what the SDK still holds, waiting at most ``FLUSH_TIMEOUT_SECONDS``: a process's last step."""
+    sentry_sdk.flush(timeout=FLUSH_TIMEOUT_SECONDS)
 
 
 def report(

@@ -14,7 +14,6 @@ import signal
 import sys
 from typing import Any
 
-import sentry_sdk
 import structlog
 from pydantic import ValidationError
 from taskiq import AsyncBroker, InMemoryBroker, SimpleRetryMiddleware, TaskiqEvents, TaskiqState
@@ -26,7 +25,7 @@ from app.clients.external_api import ExternalAPIClient
 from app.core.config import MEMORY_BROKER, BrokerSettings, Settings, describe_errors, env_files, get_settings
 from app.core.logging import configure_logging
 from app.core.redaction import configure as configure_redaction
-from app.core.sentry import init_sentry, sentry_job_middleware, sentry_status, trace_queries
+from app.core.sentry import flush_sentry, init_sentry, sentry_job_middleware, sentry_status, trace_queries
 from app.db.engine import build_engine
 from app.db.session import build_sessionmaker
 
@@ -115,7 +114,7 @@ async def _start_scheduler(state: TaskiqState) -> None:
 async def _stop_scheduler(state: TaskiqState) -> None:
     if broker.is_scheduler_process:
         log.info("scheduler stopped")
-        sentry_sdk.flush(timeout=2.0)
+        flush_sentry()
 
 
 @broker.on_event(TaskiqEvents.WORKER_STARTUP)
@@ -144,4 +143,4 @@ async def _stop_worker(state: TaskiqState) -> None:
         await state.engine.dispose()
     finally:
         log.info("worker stopped")
-        sentry_sdk.flush(timeout=2.0)
+        flush_sentry()

@@ -166,8 +166,8 @@ def test_the_rule_finds_a_planted_trespass(module: str, imported: str, *, trespa
     assert trespasses(graph) == ({module: [imported]} if trespass else {})
 
 
-@pytest.mark.parametrize("package", ["app.db", "app.middleware"])
-def test_database_and_middleware_use_sentry_through_its_door(package: str) -> None:
+@pytest.mark.parametrize("package", ["app.db", "app.middleware"{{ ', "app.worker"' if cookiecutter.include_worker == "yes" }}])
+def test_database_middleware_and_worker_use_sentry_through_its_door(package: str) -> None:
     """They may use the front door; never sentry-sdk itself."""
     internal = {
         module: sorted(name for name in imports(path) if name.startswith("sentry_sdk"))

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from app.core.config import Settings
 from app.main import create_app
 from tests.conftest import MakeSettings, capture_service_log, open_client
-from tests.support.sentry import reset_sentry
+from tests.support.sentry import STREAMING, reset_sentry
 
 
 def records(stream: io.StringIO, event: str) -> list[dict[str, Any]]:
@@ -54,6 +54,7 @@ async def test_startup_line_names_sentry_host_project_environment_release_and_tr
     assert line["environment"] == "staging"
     assert line["release"] == settings.SENTRY_RELEASE
     assert line["traces_sample_rate"] == 0.2
+    assert line["trace_lifecycle"] == ("stream" if STREAMING else "static")
     assert "secretkey" not in json.dumps(line)
 
 
