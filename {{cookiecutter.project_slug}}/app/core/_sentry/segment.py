@@ -17,6 +17,7 @@ from sentry_sdk import traces
 from sentry_sdk.scope import Scope as SentryScope
 
 from app.core._sentry._asgi import RequestCapture, incoming_trace_headers
+from app.core.ids import random_hex_id
 from app.core.paths import route_template
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ def request_segment(scope: Scope, capture: RequestCapture) -> Iterator[None]:
         traces.continue_trace(headers)
     else:
         traces.new_trace()
+        # Its id made the cheap way (see app.core.ids), not by the uuid4() call the SDK makes when it is first read.
+        sentry_sdk.get_current_scope().get_active_propagation_context().trace_id = random_hex_id()
     SentryScope.set_custom_sampling_context({"asgi_scope": scope})
     method = str(scope.get("method") or "HTTP")
     callers_baggage = CallersBaggage()

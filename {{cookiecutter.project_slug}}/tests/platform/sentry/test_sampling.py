@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
+from unittest.mock import Mock
 from urllib.parse import unquote
 
 import httpx
 import pytest
 import sentry_sdk
 from fastapi import FastAPI
+from sentry_sdk import traces
+from starlette.routing import Match
 
+from app.core.sentry import make_traces_sampler
 from tests.conftest import MakeSettings, open_client
 from tests.support.notes import create_test_app
 from tests.support.sentry import FAKE_DSN, CapturingTransport
@@ -165,3 +170,26 @@ async def test_an_unsampled_request_has_no_transaction_and_tells_the_sdk_it_is_u
     baggage = baggage_items(read["baggage"])
     assert {"sample_rand", "sample_rate", "sampled"} <= set(baggage)
     assert (baggage["sample_rate"], baggage["sampled"]) == ("0.0", "false")
+
+
+async def test_a_path_no_route_matches_is_never_traced_whatever_its_sample_rand(
+    service_at: ServiceAt, sentry_transport: CapturingTransport
+) -> None:
+    async for client in open_client(service_at(0.5)):
+        for _ in range(20):  # new traces, about half of them kept by their own sample_rand at this rate
+            assert (await client.get("/wp-admin/setup.php")).status_code == 404
+        await client.get("/wp-admin/setup.php", headers=undecided_trace("0.05"))
+    assert sentry_transport.traced() == []
+
+
+@pytest.mark.parametrize(("sample_rand", "asked"), [("0.05", 1), ("0.5", 0)])
+def test_the_streaming_sampler_asks_the_router_only_for_a_trace_its_rate_keeps(sample_rand: str, asked: int) -> None:
+    route = Mock(**{"matches.return_value": (Match.NONE, {})})  # a route that matches nothing
+    request = {"type": "http", "path": "/wp-admin", "app": SimpleNamespace(router=SimpleNamespace(routes=[route]))}
+    sampler = make_traces_sampler(0.1, routed_only=True)
+    with sentry_sdk.isolation_scope():
+        traces.continue_trace(undecided_trace(sample_rand))
+        # The context sentry-sdk gives a segment's sampler, with the request's scope the service adds to it.
+        rate = sampler({"transaction_context": {"trace_id": TRACE}, "parent_sampled": None, "asgi_scope": request})
+    assert route.matches.call_count == asked
+    assert not float(sample_rand) < rate, "left out either way"
