@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from app.core.paths import root_path, route_path, route_template
+from app.core.redaction import redact_route_path
 
 if TYPE_CHECKING:
     from sentry_sdk.types import Event, Hint
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 REQUEST_BODY_LIMIT = 10_000
 _TRACE_HEADERS = (b"sentry-trace", b"baggage", b"traceparent")
 # What a transaction reads of the request's headers: the host for its URL, the user agent to keep.
-_TRANSACTION_HEADERS = (b"host", b"user-agent")
+_TRANSACTION_HEADERS = _SEGMENT_HEADERS = (b"host", b"user-agent")
 
 
 class RequestCapture:
@@ -47,14 +48,11 @@ class RequestCapture:
             for key, value in scope.get("headers", ())
             if full or key in _TRANSACTION_HEADERS
         }
-        host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("localhost", 80)))
-        if not full:
-            headers.pop("host", None)  # read for the URL only
+        host = headers.pop("host", None) if not full else headers.get("host")  # without full: for the URL only
         prefix = root_path(scope)
         data: dict[str, Any] = {
             "method": scope.get("method"),
-            # The root path once, whether or not the server put it into scope["path"] (uvicorn does).
-            "url": f"{scope.get('scheme', 'http')}://{host}{prefix}{route_path(scope)}",
+            "url": _url(scope, host, route_path(scope)),
             "query_string": scope.get("query_string", b"").decode("latin-1"),
             "headers": headers,
         }
@@ -66,6 +64,23 @@ class RequestCapture:
         if body is not None:
             data["data"] = body
         return data
+
+    def segment_attributes(self, route: str | None) -> dict[str, str]:
+        """What a streamed segment carries of its request, as a transaction does: the URL (the value of a sensitive
+        route parameter filtered, as events have it), the query string and the user agent."""
+        headers = {
+            key: value.decode("latin-1") for key, value in self.scope.get("headers", ()) if key in _SEGMENT_HEADERS
+        }
+        path = route_path(self.scope)
+        attributes = {
+            "url.full": _url(self.scope, headers.get(b"host"), redact_route_path(path, route) if route else path)
+        }
+        query = self.scope.get("query_string", b"").decode("latin-1")
+        if query:
+            attributes["url.query"] = query
+        if b"user-agent" in headers:
+            attributes["user_agent.original"] = headers[b"user-agent"]
+        return attributes
 
     def _body(self) -> Any:
         if not self._chunks or self._size > REQUEST_BODY_LIMIT:
@@ -85,6 +100,13 @@ class RequestCapture:
             event["transaction_info"] = {"source": "route"}
         event["request"] = {**self.request_data(), **(event.get("request") or {})}
         return event
+
+
+def _url(scope: Scope, host: str | None, path: str) -> str:
+    """The URL the client called: the root path once, whether or not the server put it into ``scope["path"]``
+    (uvicorn does)."""
+    host = host or "{}:{}".format(*(scope.get("server") or ("localhost", 80)))
+    return f"{scope.get('scheme', 'http')}://{host}{root_path(scope)}{path}"
 
 
 def _trim_transaction(event: Event, request: dict[str, Any]) -> Event:

@@ -64,6 +64,9 @@ def request_segment(scope: Scope, capture: RequestCapture) -> Iterator[None]:
                 root.name = route
                 root.set_attribute("sentry.segment.name.source", "route")
             root.set_attribute("http.response.status_code", capture.status_code)
+            if root.sampled:  # read only for a segment that is sent
+                for key, value in capture.segment_attributes(route).items():
+                    root.set_attribute(key, value)
             if capture.status_code >= 500:  # noqa: PLR2004  (the 5xx class)
                 root.status = "error"
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from app.core.redaction._events import scrub_event
+from app.core.redaction._events import redact_route_path, scrub_event
 from app.core.redaction._fallback import strip_to_safe_minimum
 from app.core.redaction._logs import SAFE_FIELDS, redact_exception, redact_fields, redacted_traceback
 from app.core.redaction._names import is_sensitive_key, set_extra_names
@@ -38,6 +38,7 @@ __all__ = [
     "redact",
     "redact_exception",
     "redact_fields",
+    "redact_route_path",
     "redact_text",
     "redacted_traceback",
     "scrub_event",

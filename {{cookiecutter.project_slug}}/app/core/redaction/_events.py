@@ -47,6 +47,16 @@ def _path_secrets(event: Event) -> set[str]:
         return set()
     root = str(env.get("SCRIPT_NAME", "")) if isinstance(env, dict) else ""  # the root path: --root-path /svc
     segments = url.partition("://")[2].partition("?")[0].split("/")[1 + root.count("/") :]  # the route's below it
+    return _route_secrets(segments, route)
+
+
+def redact_route_path(path: str, route: str) -> str:
+    """A request's path (below the root path) with the values of its route's sensitive parameters filtered."""
+    secrets = _route_secrets(path.split("/")[1:], route) if "{" in route else set()
+    return str(_replace_everywhere(path, secrets)) if secrets else path
+
+
+def _route_secrets(segments: list[str], route: str) -> set[str]:
     secrets = set()
     for index, name in enumerate(route.split("/")[1:]):
         param, _, converter = name.strip("{}").partition(":")

@@ -106,3 +106,25 @@ async def test_a_scrubber_bug_still_sends_no_secret(
     assert [span["name"] for span in sentry_transport.spans if span["is_segment"]] == [_spans.UNSCRUBBED_NAME]
     assert SECRET not in sent
     assert ARGV_SECRET not in sent
+
+
+async def test_a_segment_carries_its_url_query_and_user_agent_with_their_secrets_filtered(
+    stream_app: FastAPI, sentry_transport: CapturingTransport
+) -> None:
+    @stream_app.get("/links/{token}")
+    async def link(token: str) -> None:
+        del token
+
+    async for client in open_client(stream_app):
+        response = await client.get(f"/links/{SECRET}?page=2&api_key={SECRET}", headers={"user-agent": "probe/1.0"})
+        assert response.status_code == 200
+    sent = sentry_transport.everything_sent()
+    (segment,) = [span for span in sentry_transport.spans if span["is_segment"]]
+    attributes = segment["attributes"]
+    assert segment["name"] == "/links/{token}"
+    assert attributes["url.full"].startswith("http://")
+    assert attributes["url.full"].endswith(f"/links/{FILTERED}")  # a sensitive route parameter, as events have it
+    assert "page=2" in attributes["url.query"]
+    assert "api_key=" in attributes["url.query"]
+    assert attributes["user_agent.original"] == "probe/1.0"
+    assert SECRET not in sent
