@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.support.baking import run_bake
-from tests.support.harness import build_venv, cache_dir, cache_lock
+from tests.support.harness import build_venv, cache_dir, cache_lock, clean_environment, uv_command
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 SLUG_DIR = "{{cookiecutter.project_slug}}"
@@ -113,8 +113,30 @@ def bake(patches: list[Path] | None = None, answers: dict[str, str] | None = Non
     return out / ready.read_text().strip()
 
 
-def service_python(project: Path) -> Path:
-    """A venv with the baked project's dependencies (not the project itself: uvicorn imports it from its folder)."""
+def service_python(project: Path, sentry_sdk: str | None = None) -> Path:
+    """A venv with the baked project's dependencies (not the project itself: uvicorn imports it from its folder);
+    with ``sentry_sdk``, that version of the SDK in place of the one the project's pin chose."""
     pyproject = project / "pyproject.toml"
     key = digest(pyproject.read_bytes().split(b"[project.optional-dependencies]")[0])
-    return ensure_venv(cache_dir() / f"bench-service-py{PYTHON}-{key}", ["-r", str(pyproject)])
+    if sentry_sdk is None:
+        return ensure_venv(cache_dir() / f"bench-service-py{PYTHON}-{key}", ["-r", str(pyproject)])
+    path = cache_dir() / f"bench-service-py{PYTHON}-{key}-sentry-sdk-{sentry_sdk}"
+    ready = path / ".bench-ready"
+    with cache_lock(path.name):
+        if not ready.exists():
+            python = build_venv(path, ["-r", str(pyproject)], what=f"building {path.name}")
+            replace_sentry_sdk(python, sentry_sdk)
+            ready.write_text("ok\n")
+    return path / "bin" / "python"
+
+
+def replace_sentry_sdk(python: Path, version: str) -> None:
+    """Install sentry-sdk ``version`` (a pre-release too) and nothing else: the rest stays as the pin resolved it,
+    as a pin change would leave it (a pre-release resolution would also take httpx 1.0's betas)."""
+    spec = f"sentry-sdk=={version}"
+    uv = uv_command()
+    if uv:
+        command = [*uv, "pip", "install", "--quiet", "--no-deps", "--prerelease=allow", "--python", str(python), spec]
+    else:
+        command = [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--pre", spec]
+    run(command, env=clean_environment())

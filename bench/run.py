@@ -125,6 +125,7 @@ class Options:
     quick: bool
     tool: str
     lifecycle: str = "static"
+    sentry_sdk: str | None = None
     results: dict[str, Any] = field(default_factory=dict)
 
 
@@ -157,7 +158,15 @@ def parse_args(argv: list[str] | None) -> Options:
         default="static",
         help="sentry-sdk's trace lifecycle for the service and the floor (SENTRY_TRACE_LIFECYCLE; default static)",
     )
+    parser.add_argument(
+        "--sentry-sdk",
+        metavar="VERSION",
+        help="run the service and the floor on this sentry-sdk (e.g. 3.0.0b2) instead of the pin's; 3.x needs "
+        "--lifecycle stream, its only one",
+    )
     args = parser.parse_args(argv)
+    if args.sentry_sdk and not args.sentry_sdk.startswith("2.") and args.lifecycle != "stream":
+        parser.error("sentry-sdk 3 streams spans only: add --lifecycle stream")
 
     designs = []
     for spec in args.design or ["current"]:
@@ -180,6 +189,7 @@ def parse_args(argv: list[str] | None) -> Options:
         quick=args.quick,
         tool=args.tool,
         lifecycle=args.lifecycle,
+        sentry_sdk=args.sentry_sdk,
     )
     if args.quick:
         options.rounds, options.duration, options.warmup = 1, 1.0, 0.0
@@ -258,7 +268,7 @@ def build_targets(
         projects[design.name] = prepare.bake(list(design.patches))
     first = projects[options.designs[0].name]
     say("preparing the service venv (uv, cached)")
-    python = str(prepare.service_python(first))
+    python = str(prepare.service_python(first, options.sentry_sdk))
     database = work / "bench.db"
     database_url = f"sqlite+aiosqlite:///{database}"
     tuning = production_tuning(first)

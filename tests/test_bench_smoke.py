@@ -21,6 +21,8 @@ from bench import prepare
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 QUICK_TIMEOUT_SECONDS = 240
+# A sentry-sdk 3 release to run the bench on (the sentry-sdk 3 tier, tests/test_sdk3.py, takes the newest).
+SENTRY_SDK_3 = "3.0.0b2"
 
 
 def run_harness(*args: str) -> str:
@@ -215,3 +217,14 @@ def test_the_sdks_floor_is_a_target_and_each_traced_mode_is_held_against_it(
     assert results["sink"]["items"][item] > 0
     assert f"trace lifecycle: {lifecycle}" in (tmp_path / "latest.md").read_text()
     assert "| ok | on10 | floor10 |" in (tmp_path / "latest.md").read_text()
+
+
+def test_the_service_and_the_floor_run_on_another_sentry_sdk(tmp_path: Path) -> None:
+    """--sentry-sdk puts a given SDK (sentry-sdk 3's pre-release here) in the service's venv in place of the pin's."""
+    args = ["--quick", "--targets", "floor10,on10", "--routes", "ok", "--lifecycle", "stream"]
+    run_harness("-m", "bench", *args, "--sentry-sdk", SENTRY_SDK_3, "--output", str(tmp_path))
+    results = _results(tmp_path)
+    assert results["versions"]["sentry-sdk"] == SENTRY_SDK_3
+    assert results["summary"]["routes"]["ok"]["on10"]["over_floor"] > 0
+    assert results["sink"]["items"]["span"] > 0
+    assert f"sentry-sdk {SENTRY_SDK_3}" in (tmp_path / "latest.md").read_text()
