@@ -14,15 +14,10 @@ from app.core._sentry.legacy import continue_transaction, start_transaction, tra
 from app.core._sentry.lifecycle import streaming
 
 if TYPE_CHECKING:
-    from typing import TypeAlias
-
     from sentry_sdk.tracing import Span
 
 ORIGIN = "auto.queue.taskiq"
 ENQUEUED_AT_LABEL = "enqueued_at"
-
-# A transaction (or the no-op span the SDK gives when tracing is off) or a streamed segment.
-ExecutionTrace: TypeAlias = "Span | traces.StreamedSpan"
 
 
 def publish_span(message: TaskiqMessage) -> Span | traces.StreamedSpan | None:
@@ -45,7 +40,7 @@ def publish_span(message: TaskiqMessage) -> Span | traces.StreamedSpan | None:
 
 def execution_trace(
     message: TaskiqMessage, headers: dict[str, str], attempt: int
-) -> AbstractContextManager[ExecutionTrace]:
+) -> AbstractContextManager[Span | traces.StreamedSpan]:
     """The execution's trace, to be entered in its own scopes, sampled as the service samples."""
     data: dict[str, Any] = {
         "messaging.message.id": message.task_id,
@@ -69,7 +64,7 @@ def execution_trace(
     return start_transaction(transaction)
 
 
-def set_outcome(trace: ExecutionTrace, *, failed: bool, retried: bool) -> None:
+def set_outcome(trace: Span | traces.StreamedSpan, *, failed: bool, retried: bool) -> None:
     """A failed attempt is an error (a streamed span knows only "ok" and "error"); a transaction tells a retried
     attempt ("aborted") from a failure for good."""
     if isinstance(trace, traces.StreamedSpan):
